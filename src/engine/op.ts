@@ -1,0 +1,47 @@
+/**
+ * An op is defined once, with its shape rule, its ONNX lowering and its gradient side by side
+ * (`defineOp`). Front-end functions in `ops/` call `apply`, which checks shapes eagerly and records
+ * a lazy node.
+ */
+import type { DType } from './dtype.ts';
+import { ShapeError } from './errors.ts';
+import type { GraphBuilder } from './onnx/builder.ts';
+import { Tensor } from './tensor.ts';
+
+/** Attributes are plain JSON values: they are part of the compiled-graph cache key. */
+export type Attrs = Record<string, unknown>;
+
+export interface OpDef<A extends Attrs = Attrs> {
+  readonly name: string;
+  /** Shape and dtype of the output; throws a plain Error whose message `apply` prefixes with the op and input shapes. */
+  infer(inputs: readonly Tensor[], attrs: A): { shape: number[]; dtype: DType };
+  /** Emit ONNX nodes computing the output from the inputs' value names; returns the output's value name. */
+  lower(g: GraphBuilder, inputs: string[], attrs: A, node: Tensor): string;
+  /** Vector-Jacobian product: one gradient (or null) per input. Absent = not differentiable. */
+  vjp?(grad: Tensor, node: Tensor): (Tensor | null)[];
+}
+
+export function defineOp<A extends Attrs>(def: OpDef<A>): OpDef<A> {
+  return def;
+}
+
+/** Stack capture is cheap until formatted; keep only the frames that point into user code. */
+const STACK_DEPTH = 12;
+
+export function apply<A extends Attrs>(op: OpDef<A>, inputs: readonly Tensor[], attrs: A): Tensor {
+  let out: { shape: number[]; dtype: DType };
+  try {
+    out = op.infer(inputs, attrs);
+  } catch (e) {
+    const shapes = inputs.map((t) => `${t.dtype}[${t.shape.join(', ')}]`).join(', ');
+    throw new ShapeError(`${op.name}(${shapes}): ${(e as Error).message}`);
+  }
+  for (const d of out.shape) {
+    if (!Number.isInteger(d) || d < 0) throw new ShapeError(`${op.name}: inferred an invalid output shape [${out.shape.join(', ')}]`);
+  }
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = STACK_DEPTH;
+  const origin = new Error();
+  Error.stackTraceLimit = limit;
+  return Tensor.fromNode(op as OpDef, inputs, attrs, out.shape, out.dtype, origin);
+}

@@ -1,0 +1,140 @@
+/**
+ * Neural-network ops: softmax and log-softmax (fused ONNX kernels with their own gradients),
+ * cross-entropy, layer/RMS norm, dropout, causal masks and scaled-dot-product attention (composites).
+ */
+import { apply, defineOp } from '../op.ts';
+import { getDefaultGenerator } from '../random.ts';
+import { Tensor } from '../tensor.ts';
+import { add, cast, div, eq, exp, mul, neg, rsqrt, sub, where } from './elementwise.ts';
+import { matmul } from './matmul.ts';
+import { hashUniform } from './random.ts';
+import { mean, sum } from './reduce.ts';
+import { expand, flatten, full, gatherElements, reshape, squeeze, transpose, tril, unsqueeze } from './shape.ts';
+import { normAxis, requireFloat } from './util.ts';
+
+const SOFTMAX = defineOp<{ axis: number }>({
+  name: 'softmax',
+  infer([x]) { requireFloat(x!); return { shape: [...x!.shape], dtype: x!.dtype }; },
+  lower: (g, [x], a) => g.node('Softmax', [x!], { axis: a.axis }),
+  // dx = y * (g - sum(g * y))
+  vjp: (g, n) => [mul(n, sub(g, sum(mul(g, n), n.attrs.axis as number, true)))],
+});
+
+const LOG_SOFTMAX = defineOp<{ axis: number }>({
+  name: 'log_softmax',
+  infer([x]) { requireFloat(x!); return { shape: [...x!.shape], dtype: x!.dtype }; },
+  lower: (g, [x], a) => g.node('LogSoftmax', [x!], { axis: a.axis }),
+  // dx = g - softmax(x) * sum(g)
+  vjp: (g, n) => [sub(g, mul(exp(n), sum(g, n.attrs.axis as number, true)))],
+});
+
+export const softmax = (x: Tensor, dim = -1): Tensor => apply(SOFTMAX, [x], { axis: normAxis(dim, x.ndim) });
+export const logSoftmax = (x: Tensor, dim = -1): Tensor => apply(LOG_SOFTMAX, [x], { axis: normAxis(dim, x.ndim) });
+
+export interface CrossEntropyOptions {
+  ignoreIndex?: number;
+  reduction?: 'mean' | 'sum' | 'none';
+}
+
+/**
+ * torch.nn.functional.cross_entropy for logits [..., C] and int targets [...]. With 'mean' the
+ * sum is divided by the number of targets that are not ignoreIndex (NaN if there are none, as in torch).
+ */
+export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropyOptions = {}): Tensor {
+  const { ignoreIndex = -100, reduction = 'mean' } = opts;
+  const C = logits.shape[logits.ndim - 1]!;
+  if (targets.dtype !== 'int64' && targets.dtype !== 'int32') throw new Error(`cross_entropy: targets must be int64 or int32, found ${targets.dtype}`);
+  if (logits.shape.slice(0, -1).join(',') !== targets.shape.join(',')) {
+    throw new Error(`cross_entropy: logits [${logits.shape.join(', ')}] need targets of shape [${logits.shape.slice(0, -1).join(', ')}], found [${targets.shape.join(', ')}]`);
+  }
+  const lsm = logSoftmax(reshape(logits, [-1, C]), -1);
+  const t = flatten(cast(targets, 'int64'));
+  const ignored = eq(t, ignoreIndex);
+  const safeTargets = where(ignored, 0, t);
+  const picked = squeeze(gatherElements(lsm, 1, unsqueeze(safeTargets, 1)), 1);
+  const mask = sub(1, cast(ignored, logits.dtype));
+  const losses = neg(mul(picked, mask));
+  if (reduction === 'none') return reshape(losses, targets.shape);
+  if (reduction === 'sum') return sum(losses);
+  return div(sum(losses), sum(mask));
+}
+
+/** Layer normalisation over the last `normalizedDims` dimensions (biased variance, like torch). */
+export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps = 1e-5, normalizedDims = 1): Tensor {
+  const axes = Array.from({ length: normalizedDims }, (_, i) => x.ndim - normalizedDims + i);
+  const centered = sub(x, mean(x, axes, true));
+  let y = mul(centered, rsqrt(add(mean(mul(centered, centered), axes, true), eps)));
+  if (weight) y = mul(y, weight);
+  if (bias) y = add(y, bias);
+  return y;
+}
+
+/** RMS normalisation over the last dimension, as transformers' LlamaRMSNorm computes it. */
+export function rmsNorm(x: Tensor, weight: Tensor | null, eps = 1e-6): Tensor {
+  const y = mul(x, rsqrt(add(mean(mul(x, x), -1, true), eps)));
+  return weight ? mul(y, weight) : y;
+}
+
+export interface DropoutOptions {
+  training?: boolean;
+  /** A one-element int64 tensor; by default a new one is drawn from the default generator. */
+  seed?: Tensor;
+}
+
+/** Inverted dropout: zero with probability p, scale the rest by 1/(1-p). Identity when not training. */
+export function dropout(x: Tensor, p: number, opts: DropoutOptions = {}): Tensor {
+  const { training = true } = opts;
+  if (!(p >= 0 && p < 1)) throw new Error(`dropout: p must be in [0, 1), found ${p}`);
+  if (!training || p === 0) return x;
+  const seed = opts.seed ?? Tensor.scalar(BigInt(getDefaultGenerator().nextUint32()), 'int64');
+  const keep = apply(DROPOUT_KEEP, [hashUniform(x.shape, seed)], { p });
+  return where(keep, mul(x, 1 / (1 - p)), 0);
+}
+
+const DROPOUT_KEEP = defineOp<{ p: number }>({
+  name: 'dropout_keep',
+  infer([u]) { return { shape: [...u!.shape], dtype: 'bool' }; },
+  lower: (g, [u], a) => g.node('GreaterOrEqual', [u!, g.constScalar(a.p, 'float32')]),
+});
+
+/** The most negative finite value, used for masked scores as transformers does (never -inf: no NaN rows). */
+export function minValue(dtype: Tensor['dtype']): number {
+  return dtype === 'float64' ? -Number.MAX_VALUE : -3.4028234663852886e38;
+}
+
+/** Additive causal mask [q, k]: 0 where key j ≤ query i + (k − q), the dtype's minimum elsewhere. */
+export function causalMask(queryLen: number, keyLen: number, dtype: Tensor['dtype'] = 'float32'): Tensor {
+  const allowed = tril(full([queryLen, keyLen], 1, dtype), keyLen - queryLen);
+  return where(eq(allowed, 0), minValue(dtype), full([], 0, dtype));
+}
+
+export interface AttentionOptions {
+  /** Additive mask broadcastable to [batch, heads, q, k]. */
+  mask?: Tensor;
+  causal?: boolean;
+  /** Defaults to 1/sqrt(head_dim). */
+  scale?: number;
+}
+
+/**
+ * Scaled dot-product attention. q: [B, H, T, D]; k, v: [B, Hkv, S, D] with H a multiple of Hkv
+ * (grouped-query attention: each key/value head serves H/Hkv query heads).
+ */
+export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
+  if (q.ndim !== 4 || k.ndim !== 4 || v.ndim !== 4) {
+    throw new Error(`attention: expected 4-D q, k, v [batch, heads, seq, head_dim], found [${q.shape}], [${k.shape}], [${v.shape}]`);
+  }
+  const [B, H, T, D] = q.shape as [number, number, number, number];
+  const [, Hkv, S] = k.shape as [number, number, number, number];
+  if (H % Hkv !== 0) throw new Error(`attention: ${H} query heads cannot share ${Hkv} key/value heads`);
+  const repeatKv = (t: Tensor): Tensor => {
+    if (Hkv === H) return t;
+    const e = expand(unsqueeze(t, 2), [B, Hkv, H / Hkv, S, t.shape[3]!]);
+    return reshape(e, [B, H, S, t.shape[3]!]);
+  };
+  const scale = opts.scale ?? 1 / Math.sqrt(D);
+  let scores = mul(matmul(q, transpose(repeatKv(k))), scale);
+  if (opts.mask) scores = add(scores, opts.mask);
+  if (opts.causal) scores = add(scores, causalMask(T, S, q.dtype));
+  return matmul(softmax(scores, -1), repeatKv(v));
+}

@@ -1,0 +1,180 @@
+/**
+ * Realisation: collect the subgraph the requested tensors need, key it by structure (never by
+ * data), compile it to ONNX once per structure, feed realised leaves as graph inputs without
+ * copying, run once, and hand the outputs back to the tensors.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fromRuntimeArray, runtimeDType, toRuntimeArray, type TypedArray } from './dtype.ts';
+import { RuntimeFailure } from './errors.ts';
+import { GraphBuilder } from './onnx/builder.ts';
+import { getBackend, type CompiledGraph, type FeedTensor } from './runtime/backend.ts';
+import type { Tensor } from './tensor.ts';
+
+/** Counters the tests read to prove that a repeated step compiles nothing. */
+export const engineStats = { compiles: 0, runs: 0, cacheHits: 0, compileMs: 0 };
+
+interface Compiled { graph: CompiledGraph; inputNames: string[]; outputNames: string[] }
+
+const cache = new Map<string, Promise<Compiled>>();
+
+/** Storage-only leaves (float16/bfloat16) are converted once per buffer, not once per run. */
+const runtimeArrays = new WeakMap<TypedArray, TypedArray>();
+
+/** A traced subgraph: leaves first, then nodes in topological order. */
+export interface Trace {
+  key: string;
+  leaves: Tensor[];
+  nodes: Tensor[];
+  targets: Tensor[];
+  index: Map<Tensor, number>;
+}
+
+export function trace(targets: readonly Tensor[]): Trace {
+  const index = new Map<Tensor, number>();
+  const leaves: Tensor[] = [];
+  const nodes: Tensor[] = [];
+  const parts: string[] = [];
+  const stack: Tensor[] = [];
+  const expanded = new Set<Tensor>();
+  for (const t of targets) {
+    stack.push(t);
+    while (stack.length) {
+      const cur = stack[stack.length - 1]!;
+      if (index.has(cur)) { stack.pop(); continue; }
+      if (cur.isRealized) {
+        stack.pop();
+        index.set(cur, leaves.length + nodes.length);
+        leaves.push(cur);
+        parts.push(cur.constant
+          ? `C${cur.dtype}[${cur.shape.join(',')}]=${Array.from(cur.storage as ArrayLike<number>).join(',')}`
+          : `I${cur.dtype}[${cur.shape.join(',')}]`);
+        continue;
+      }
+      if (!expanded.has(cur)) {
+        expanded.add(cur);
+        for (let i = cur.inputs.length - 1; i >= 0; i--) if (!index.has(cur.inputs[i]!)) stack.push(cur.inputs[i]!);
+        continue;
+      }
+      stack.pop();
+      let ins = '';
+      for (const x of cur.inputs) ins += `${index.get(x)},`;
+      index.set(cur, leaves.length + nodes.length);
+      nodes.push(cur);
+      parts.push(`${cur.signature}(${ins})`);
+    }
+  }
+  parts.push(`->${targets.map((t) => index.get(t)).join(',')}`);
+  return { key: parts.join(';'), leaves, nodes, targets: [...targets], index };
+}
+
+function emit(tr: Trace): { bytes: Uint8Array; inputNames: string[]; outputNames: string[] } {
+  const g = new GraphBuilder();
+  const names = new Map<Tensor, string>();
+  const inputNames: string[] = [];
+  for (const leaf of tr.leaves) {
+    if (leaf.constant) {
+      names.set(leaf, g.constTensor(runtimeDType(leaf.dtype), leaf.shape, toRuntimeArray(leaf.storage, leaf.dtype)));
+    } else {
+      const name = `in${inputNames.length}`;
+      g.addInput(name, leaf.dtype, leaf.shape);
+      inputNames.push(name);
+      names.set(leaf, name);
+    }
+  }
+  for (const node of tr.nodes) {
+    g.owner = tr.index.get(node)!;
+    names.set(node, node.op!.lower(g, node.inputs.map((x) => names.get(x)!), node.attrs, node));
+  }
+  const outputNames = tr.targets.map((t, k) => {
+    const name = `out${k}`;
+    g.addOutput(names.get(t)!, name, t.dtype, t.shape);
+    return name;
+  });
+  return { bytes: g.toBytes(), inputNames, outputNames };
+}
+
+async function compile(tr: Trace): Promise<Compiled> {
+  const t0 = performance.now();
+  const { bytes, inputNames, outputNames } = emit(tr);
+  const dumpDir = process.env.BONE_DUMP_ONNX;
+  if (dumpDir) {
+    mkdirSync(dumpDir, { recursive: true });
+    const hash = createHash('sha1').update(tr.key).digest('hex').slice(0, 12);
+    writeFileSync(join(dumpDir, `graph-${hash}.onnx`), bytes);
+  }
+  const backend = await getBackend();
+  let graph: CompiledGraph;
+  try {
+    graph = await backend.compile(bytes);
+  } catch (e) {
+    throw explainFailure(e as Error, tr, 'compiling');
+  }
+  engineStats.compiles++;
+  engineStats.compileMs += performance.now() - t0;
+  return { graph, inputNames, outputNames };
+}
+
+/** Map an ONNX Runtime error back to the engine op (and the user's call site) that produced the failing node. */
+function explainFailure(e: Error, tr: Trace, phase: string): RuntimeFailure {
+  const m = /\bn(\d+)_([A-Za-z]+)_\d+/.exec(e.message);
+  let where = '';
+  if (m) {
+    const idx = Number(m[1]);
+    const node = tr.leaves.length <= idx ? tr.nodes[idx - tr.leaves.length] : undefined;
+    if (node) {
+      const ins = node.inputs.map((x) => `${x.dtype}[${x.shape.join(', ')}]`).join(', ');
+      const stack = (node.origin?.stack ?? '').split('\n').slice(1)
+        .filter((l) => !l.includes('/src/engine/')).slice(0, 6).join('\n');
+      where = `\nengine op: ${node.op!.name}(${ins}) -> ${node.dtype}[${node.shape.join(', ')}], ONNX node ${m[0]}\ncreated at:\n${stack}`;
+    }
+  }
+  const err = new RuntimeFailure(`ONNX Runtime failed while ${phase} a graph: ${e.message}${where}`);
+  err.cause = e;
+  return err;
+}
+
+/** Realise the tensors: afterwards each owns its data. Tensors already realised are left alone. */
+export async function realize(tensors: readonly Tensor[]): Promise<void> {
+  const targets = [...new Set(tensors.filter((t) => !t.isRealized))];
+  if (targets.length === 0) return;
+  const tr = trace(targets);
+  let entry = cache.get(tr.key);
+  if (entry) engineStats.cacheHits++;
+  else {
+    entry = compile(tr);
+    cache.set(tr.key, entry);
+    entry.catch(() => cache.delete(tr.key));
+  }
+  const compiled = await entry;
+  const feeds: Record<string, FeedTensor> = {};
+  let k = 0;
+  for (const leaf of tr.leaves) {
+    if (leaf.constant) continue;
+    feeds[compiled.inputNames[k++]!] = { dtype: runtimeDType(leaf.dtype), dims: leaf.shape, data: runtimeArray(leaf) };
+  }
+  let outs: TypedArray[];
+  try {
+    outs = await compiled.graph.run(feeds, compiled.outputNames);
+  } catch (e) {
+    throw explainFailure(e as Error, tr, 'running');
+  }
+  engineStats.runs++;
+  targets.forEach((t, i) => t.setBuffer(fromRuntimeArray(outs[i]!, t.dtype)));
+}
+
+function runtimeArray(leaf: Tensor): TypedArray {
+  const data = leaf.storage;
+  if (runtimeDType(leaf.dtype) === leaf.dtype) return data;
+  let conv = runtimeArrays.get(data);
+  if (!conv) { conv = toRuntimeArray(data, leaf.dtype); runtimeArrays.set(data, conv); }
+  return conv;
+}
+
+/** Drop every compiled graph (frees ONNX Runtime sessions). */
+export async function clearCompiledGraphs(): Promise<void> {
+  const entries = [...cache.values()];
+  cache.clear();
+  for (const e of entries) await (await e.catch(() => null))?.graph.release();
+}

@@ -1,0 +1,36 @@
+/**
+ * The engine talks to ONNX Runtime only through this interface, so that onnxruntime-web (browser)
+ * or another provider can replace onnxruntime-node without touching anything above it.
+ */
+import type { DType, TypedArray } from '../dtype.ts';
+
+export interface FeedTensor {
+  /** A runtime dtype (never float16/bfloat16: those are converted before feeding). */
+  dtype: DType;
+  dims: readonly number[];
+  data: TypedArray;
+}
+
+export interface CompiledGraph {
+  run(feeds: Record<string, FeedTensor>, outputNames: readonly string[]): Promise<TypedArray[]>;
+  release(): Promise<void>;
+}
+
+export interface Backend {
+  readonly name: string;
+  compile(model: Uint8Array): Promise<CompiledGraph>;
+}
+
+let backend: Backend | null = null;
+let loading: Promise<Backend> | null = null;
+
+export function setBackend(b: Backend): void {
+  backend = b;
+  loading = null;
+}
+
+export async function getBackend(): Promise<Backend> {
+  if (backend) return backend;
+  loading ??= import('./ort-node.ts').then((m) => (backend = m.createOrtNodeBackend()));
+  return loading;
+}

@@ -1,0 +1,36 @@
+/** The onnxruntime-node binding of the Backend interface (CPU execution provider). */
+import { availableParallelism } from 'node:os';
+import ort from 'onnxruntime-node';
+import type { TypedArray } from '../dtype.ts';
+import type { Backend, CompiledGraph, FeedTensor } from './backend.ts';
+
+export function createOrtNodeBackend(): Backend {
+  const threads = Number(process.env.BONE_THREADS) || availableParallelism();
+  return {
+    name: 'onnxruntime-node',
+    async compile(model: Uint8Array): Promise<CompiledGraph> {
+      const session = await ort.InferenceSession.create(model, {
+        executionProviders: ['cpu'],
+        graphOptimizationLevel: 'all',
+        executionMode: 'sequential',
+        intraOpNumThreads: threads,
+        interOpNumThreads: 1,
+        enableCpuMemArena: true,
+        enableMemPattern: true,
+      });
+      return {
+        async run(feeds: Record<string, FeedTensor>, outputNames: readonly string[]): Promise<TypedArray[]> {
+          const ortFeeds: Record<string, ort.Tensor> = {};
+          for (const [name, f] of Object.entries(feeds)) {
+            ortFeeds[name] = new ort.Tensor(f.dtype as 'float32', f.data as Float32Array, f.dims);
+          }
+          const result = await session.run(ortFeeds, outputNames as string[]);
+          return outputNames.map((n) => result[n]!.data as TypedArray);
+        },
+        async release(): Promise<void> {
+          await session.release();
+        },
+      };
+    },
+  };
+}
