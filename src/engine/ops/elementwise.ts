@@ -2,6 +2,7 @@
  * Elementwise ops with numpy broadcasting. Each definition holds the shape/dtype rule, the ONNX
  * lowering and the vector-Jacobian product; composites (silu, gelu) are built from them.
  */
+import { ShapeError } from '../errors.ts';
 import { ONNX_DTYPE, runtimeDType, type DType } from '../dtype.ts';
 import { apply, defineOp, type OpDef } from '../op.ts';
 import type { Tensor, Scalar } from '../tensor.ts';
@@ -62,7 +63,7 @@ export const minimum = (a: Operand, b: Operand): Tensor => binaryApply(MINIMUM, 
 
 function binaryApply(op: OpDef, a: Tensor | Scalar, b: Tensor | Scalar): Tensor {
   if (typeof a !== 'object') {
-    if (typeof b !== 'object') throw new Error(`${op.name}: at least one operand must be a Tensor`);
+    if (typeof b !== 'object') throw new ShapeError(`${op.name}: at least one operand must be a Tensor`);
     return apply(op, [operand(a, b), b], {});
   }
   return apply(op, [a, operand(b, a)], {});
@@ -166,7 +167,7 @@ function logical(name: string, onnx: string, arity: 1 | 2): OpDef {
   return defineOp({
     name,
     infer(ins) {
-      for (const t of ins) if (t.dtype !== 'bool') throw new Error(`expected bool tensors, found ${t.dtype}`);
+      for (const t of ins) if (t.dtype !== 'bool') throw new ShapeError(`expected bool tensors, found ${t.dtype}`);
       return { shape: arity === 2 ? broadcastShapes(ins[0]!.shape, ins[1]!.shape) : [...ins[0]!.shape], dtype: 'bool' };
     },
     lower: (g, ins) => g.node(onnx, ins),
@@ -186,7 +187,7 @@ export const logicalNot = (a: Tensor): Tensor => apply(NOT, [a], {});
 const WHERE = defineOp({
   name: 'where',
   infer([c, a, b]) {
-    if (c!.dtype !== 'bool') throw new Error(`condition must be bool, found ${c!.dtype}`);
+    if (c!.dtype !== 'bool') throw new ShapeError(`condition must be bool, found ${c!.dtype}`);
     const dtype = requireSameDType([a!, b!]);
     return { shape: broadcastShapes(c!.shape, broadcastShapes(a!.shape, b!.shape)), dtype };
   },
@@ -199,7 +200,7 @@ const WHERE = defineOp({
 
 /** Elementwise select; scalar branches take the other branch's dtype. */
 export function where(cond: Tensor, a: Tensor | Scalar, b: Tensor | Scalar): Tensor {
-  if (typeof a !== 'object' && typeof b !== 'object') throw new Error('where: at least one branch must be a Tensor');
+  if (typeof a !== 'object' && typeof b !== 'object') throw new ShapeError('where: at least one branch must be a Tensor');
   const ta = typeof a === 'object' ? a : operand(a, b as Tensor);
   const tb = typeof b === 'object' ? b : operand(b, ta);
   return apply(WHERE, [cond, ta, tb], {});

@@ -1,4 +1,5 @@
 /** Matrix product with torch.matmul semantics (1-D operands, batched, broadcast batch dims). */
+import { ShapeError } from '../errors.ts';
 import { apply, defineOp } from '../op.ts';
 import type { Tensor } from '../tensor.ts';
 import { sumToShape } from './reduce.ts';
@@ -13,7 +14,7 @@ const MATMUL = defineOp({
     const dtype = requireSameDType([a!, b!]);
     const k1 = a!.shape[a!.ndim - 1]!;
     const k2 = b!.shape[b!.ndim - 2]!;
-    if (k1 !== k2) throw new Error(`inner dimensions differ: ${k1} vs ${k2}`);
+    if (k1 !== k2) throw new ShapeError(`inner dimensions differ: ${k1} vs ${k2}`);
     const batch = broadcastShapes(a!.shape.slice(0, -2), b!.shape.slice(0, -2));
     return { shape: [...batch, a!.shape[a!.ndim - 2]!, b!.shape[b!.ndim - 1]!], dtype };
   },
@@ -29,7 +30,7 @@ function matmul2(a: Tensor, b: Tensor): Tensor {
 }
 
 export function matmul(a: Tensor, b: Tensor): Tensor {
-  if (a.ndim === 0 || b.ndim === 0) throw new Error(`matmul: operands must be at least 1-D, found [${a.shape.join(', ')}] and [${b.shape.join(', ')}]`);
+  if (a.ndim === 0 || b.ndim === 0) throw new ShapeError(`matmul: operands must be at least 1-D, found [${a.shape.join(', ')}] and [${b.shape.join(', ')}]`);
   if (a.ndim === 1 && b.ndim === 1) return reshape(matmul2(unsqueeze(a, 0), unsqueeze(b, 1)), []);
   if (a.ndim === 1) return squeeze(matmul2(unsqueeze(a, 0), b), -2);
   if (b.ndim === 1) return squeeze(matmul2(a, unsqueeze(b, 1)), -1);

@@ -2,6 +2,7 @@
  * Neural-network ops: softmax and log-softmax (fused ONNX kernels with their own gradients),
  * cross-entropy, layer/RMS norm, dropout, causal masks and scaled-dot-product attention (composites).
  */
+import { ShapeError } from '../errors.ts';
 import { apply, defineOp } from '../op.ts';
 import { getDefaultGenerator } from '../random.ts';
 import { Tensor } from '../tensor.ts';
@@ -43,9 +44,9 @@ export interface CrossEntropyOptions {
 export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropyOptions = {}): Tensor {
   const { ignoreIndex = -100, reduction = 'mean' } = opts;
   const C = logits.shape[logits.ndim - 1]!;
-  if (targets.dtype !== 'int64' && targets.dtype !== 'int32') throw new Error(`cross_entropy: targets must be int64 or int32, found ${targets.dtype}`);
+  if (targets.dtype !== 'int64' && targets.dtype !== 'int32') throw new ShapeError(`cross_entropy: targets must be int64 or int32, found ${targets.dtype}`);
   if (logits.shape.slice(0, -1).join(',') !== targets.shape.join(',')) {
-    throw new Error(`cross_entropy: logits [${logits.shape.join(', ')}] need targets of shape [${logits.shape.slice(0, -1).join(', ')}], found [${targets.shape.join(', ')}]`);
+    throw new ShapeError(`cross_entropy: logits [${logits.shape.join(', ')}] need targets of shape [${logits.shape.slice(0, -1).join(', ')}], found [${targets.shape.join(', ')}]`);
   }
   const lsm = logSoftmax(reshape(logits, [-1, C]), -1);
   const t = flatten(cast(targets, 'int64'));
@@ -84,7 +85,7 @@ export interface DropoutOptions {
 /** Inverted dropout: zero with probability p, scale the rest by 1/(1-p). Identity when not training. */
 export function dropout(x: Tensor, p: number, opts: DropoutOptions = {}): Tensor {
   const { training = true } = opts;
-  if (!(p >= 0 && p < 1)) throw new Error(`dropout: p must be in [0, 1), found ${p}`);
+  if (!(p >= 0 && p < 1)) throw new ShapeError(`dropout: p must be in [0, 1), found ${p}`);
   if (!training || p === 0) return x;
   const seed = opts.seed ?? Tensor.scalar(BigInt(getDefaultGenerator().nextUint32()), 'int64');
   const keep = apply(DROPOUT_KEEP, [hashUniform(x.shape, seed)], { p });
@@ -122,11 +123,11 @@ export interface AttentionOptions {
  */
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
   if (q.ndim !== 4 || k.ndim !== 4 || v.ndim !== 4) {
-    throw new Error(`attention: expected 4-D q, k, v [batch, heads, seq, head_dim], found [${q.shape}], [${k.shape}], [${v.shape}]`);
+    throw new ShapeError(`attention: expected 4-D q, k, v [batch, heads, seq, head_dim], found [${q.shape}], [${k.shape}], [${v.shape}]`);
   }
   const [B, H, T, D] = q.shape as [number, number, number, number];
   const [, Hkv, S] = k.shape as [number, number, number, number];
-  if (H % Hkv !== 0) throw new Error(`attention: ${H} query heads cannot share ${Hkv} key/value heads`);
+  if (H % Hkv !== 0) throw new ShapeError(`attention: ${H} query heads cannot share ${Hkv} key/value heads`);
   const repeatKv = (t: Tensor): Tensor => {
     if (Hkv === H) return t;
     const e = expand(unsqueeze(t, 2), [B, Hkv, H / Hkv, S, t.shape[3]!]);

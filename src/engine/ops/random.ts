@@ -4,6 +4,7 @@
  * seed) is computed with int64 arithmetic, the seed being a fed scalar: same seed, same mask; a new
  * seed each step, a new mask and no recompilation.
  */
+import { ShapeError } from '../errors.ts';
 import { apply, defineOp } from '../op.ts';
 import type { Tensor } from '../tensor.ts';
 
@@ -13,7 +14,7 @@ const M1 = 0x45d9f3b;
 const HASH_UNIFORM = defineOp<{ shape: number[] }>({
   name: 'hash_uniform',
   infer([seed], a) {
-    if (seed!.dtype !== 'int64' || seed!.size !== 1) throw new Error(`seed must be a one-element int64 tensor, found ${seed!.dtype}[${seed!.shape.join(', ')}]`);
+    if (seed!.dtype !== 'int64' || seed!.size !== 1) throw new ShapeError(`seed must be a one-element int64 tensor, found ${seed!.dtype}[${seed!.shape.join(', ')}]`);
     return { shape: a.shape, dtype: 'float32' };
   },
   lower: (g, [seed], a) => {

@@ -1,4 +1,5 @@
 /** Reductions over axes (sum, mean, max, min, argmax) and the broadcast-undo used by gradients. */
+import { ShapeError } from '../errors.ts';
 import { apply, defineOp, type OpDef } from '../op.ts';
 import type { Tensor } from '../tensor.ts';
 import { cast, div, eq, mul } from './elementwise.ts';
@@ -57,7 +58,7 @@ const MIN = reduction('min', 'ReduceMin', extremumVjp);
 type Axes = number | readonly number[] | undefined;
 const reduceWith = (op: OpDef<ReduceAttrs>) => (x: Tensor, axes?: Axes, keepdim = false): Tensor => {
   let ax: number[];
-  try { ax = normAxes(axes, x.ndim); } catch (e) { throw new Error(`${op.name}: ${(e as Error).message}`); }
+  try { ax = normAxes(axes, x.ndim); } catch (e) { throw new ShapeError(`${op.name}: ${(e as Error).message}`, { cause: e }); }
   if (ax.length === 0) return x;
   return apply(op, [x], { axes: ax, keepdim });
 };

@@ -2,6 +2,7 @@
  * Ops that move data without arithmetic: reshape, permute, expand, slice, pad, concat, gather,
  * scatter-add, triangular masks, and the no-input generators (full, arange).
  */
+import { ShapeError } from '../errors.ts';
 import { ONNX_DTYPE, arrayFor, runtimeDType, type DType } from '../dtype.ts';
 import type { GraphBuilder } from '../onnx/builder.ts';
 import { apply, defineOp, type OpDef } from '../op.ts';
@@ -15,7 +16,7 @@ import { broadcastShapes, normAxis, requireSameDType, sameShape } from './util.t
 const RESHAPE = defineOp<{ shape: number[] }>({
   name: 'reshape',
   infer([x], a) {
-    if (numel(a.shape) !== x!.size) throw new Error(`cannot reshape ${x!.size} elements to [${a.shape.join(', ')}]`);
+    if (numel(a.shape) !== x!.size) throw new ShapeError(`cannot reshape ${x!.size} elements to [${a.shape.join(', ')}]`);
     return { shape: a.shape, dtype: x!.dtype };
   },
   lower: (g, [x], a) => g.node('Reshape', [x!, g.constI64(a.shape)]),
@@ -29,7 +30,7 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
   if (unknown >= 0) {
     const known = resolved.reduce((p, d, i) => (i === unknown ? p : p * d), 1);
     if (resolved.lastIndexOf(-1) !== unknown || known === 0 || x.size % known !== 0) {
-      throw new Error(`reshape: cannot infer -1 in [${shape.join(', ')}] for ${x.size} elements of shape [${x.shape.join(', ')}]`);
+      throw new ShapeError(`reshape: cannot infer -1 in [${shape.join(', ')}] for ${x.size} elements of shape [${x.shape.join(', ')}]`);
     }
     resolved[unknown] = x.size / known;
   }
@@ -42,7 +43,7 @@ const PERMUTE = defineOp<{ perm: number[] }>({
   infer([x], a) {
     const sorted = [...a.perm].sort((p, q) => p - q);
     if (a.perm.length !== x!.ndim || sorted.some((p, i) => p !== i)) {
-      throw new Error(`[${a.perm.join(', ')}] is not a permutation of ${x!.ndim} axes`);
+      throw new ShapeError(`[${a.perm.join(', ')}] is not a permutation of ${x!.ndim} axes`);
     }
     return { shape: a.perm.map((p) => x!.shape[p]!), dtype: x!.dtype };
   },
@@ -73,7 +74,7 @@ const EXPAND = defineOp<{ shape: number[] }>({
   name: 'expand',
   infer([x], a) {
     const out = broadcastShapes(x!.shape, a.shape);
-    if (!sameShape(out, a.shape)) throw new Error(`cannot expand to [${a.shape.join(', ')}]`);
+    if (!sameShape(out, a.shape)) throw new ShapeError(`cannot expand to [${a.shape.join(', ')}]`);
     return { shape: a.shape, dtype: x!.dtype };
   },
   lower: (g, [x], a) => g.node('Expand', [x!, g.constI64(a.shape)]),
@@ -127,7 +128,7 @@ const SLICE = defineOp<SliceAttrs>({
 export function slice(x: Tensor, dim: number, start = 0, end = Number.MAX_SAFE_INTEGER, step = 1): Tensor {
   const axis = normAxis(dim, x.ndim);
   const size = x.shape[axis]!;
-  if (!Number.isInteger(step) || step < 1) throw new Error(`slice: step must be a positive integer, found ${step}`);
+  if (!Number.isInteger(step) || step < 1) throw new ShapeError(`slice: step must be a positive integer, found ${step}`);
   const clamp = (i: number): number => Math.min(size, Math.max(0, i < 0 ? i + size : i));
   const s = clamp(start);
   const e = Math.max(s, clamp(end));
@@ -158,7 +159,7 @@ const PAD = defineOp<PadAttrs>({
   infer([x], a) {
     const r = x!.ndim;
     if (a.pads.length !== 2 * r || a.pads.some((p) => !Number.isInteger(p) || p < 0)) {
-      throw new Error(`pads must be ${2 * r} non-negative integers, found [${a.pads.join(', ')}]`);
+      throw new ShapeError(`pads must be ${2 * r} non-negative integers, found [${a.pads.join(', ')}]`);
     }
     return { shape: x!.shape.map((d, i) => d + a.pads[i]! + a.pads[i + r]!), dtype: x!.dtype };
   },
@@ -175,7 +176,7 @@ const PAD = defineOp<PadAttrs>({
 /** Constant padding with torch.nn.functional.pad's convention: pairs from the last dimension backwards. */
 export function pad(x: Tensor, pads: readonly number[], value = 0): Tensor {
   if (pads.length % 2 !== 0 || pads.length / 2 > x.ndim) {
-    throw new Error(`pad: expected pairs (left, right) for up to ${x.ndim} dims, found [${pads.join(', ')}]`);
+    throw new ShapeError(`pad: expected pairs (left, right) for up to ${x.ndim} dims, found [${pads.join(', ')}]`);
   }
   const onnxPads = new Array<number>(2 * x.ndim).fill(0);
   for (let k = 0; k < pads.length / 2; k++) {
@@ -203,7 +204,7 @@ const CONCAT = defineOp<{ axis: number }>({
     let total = 0;
     for (const t of xs) {
       if (t.ndim !== first.ndim || t.shape.some((d, i) => i !== a.axis && d !== first.shape[i])) {
-        throw new Error(`all inputs must match except on axis ${a.axis}`);
+        throw new ShapeError(`all inputs must match except on axis ${a.axis}`);
       }
       total += t.shape[a.axis]!;
     }
@@ -224,13 +225,13 @@ const CONCAT = defineOp<{ axis: number }>({
 });
 
 export function concat(xs: readonly Tensor[], dim = 0): Tensor {
-  if (xs.length === 0) throw new Error('concat: expected at least one tensor');
+  if (xs.length === 0) throw new ShapeError('concat: expected at least one tensor');
   if (xs.length === 1) return xs[0]!;
   return apply(CONCAT, xs, { axis: normAxis(dim, xs[0]!.ndim) });
 }
 
 export function stack(xs: readonly Tensor[], dim = 0): Tensor {
-  if (xs.length === 0) throw new Error('stack: expected at least one tensor');
+  if (xs.length === 0) throw new ShapeError('stack: expected at least one tensor');
   const d = normAxis(dim, xs[0]!.ndim + 1);
   return concat(xs.map((x) => unsqueeze(x, d)), d);
 }
@@ -243,7 +244,7 @@ export function split(x: Tensor, sizes: number | readonly number[], dim = 0): Te
     ? Array.from({ length: Math.ceil(total / sizes) }, (_, i) => Math.min(sizes, total - i * sizes))
     : [...sizes];
   if (list.reduce((p, q) => p + q, 0) !== total) {
-    throw new Error(`split: sizes [${list.join(', ')}] do not add up to ${total} (axis ${axis} of [${x.shape.join(', ')}])`);
+    throw new ShapeError(`split: sizes [${list.join(', ')}] do not add up to ${total} (axis ${axis} of [${x.shape.join(', ')}])`);
   }
   let offset = 0;
   return list.map((s) => { const part = slice(x, axis, offset, offset + s); offset += s; return part; });
@@ -252,7 +253,7 @@ export function split(x: Tensor, sizes: number | readonly number[], dim = 0): Te
 // ---- gather / scatter ---------------------------------------------------------------------------
 
 function requireIndex(t: Tensor): void {
-  if (t.dtype !== 'int64' && t.dtype !== 'int32') throw new Error(`indices must be int64 or int32, found ${t.dtype}`);
+  if (t.dtype !== 'int64' && t.dtype !== 'int32') throw new ShapeError(`indices must be int64 or int32, found ${t.dtype}`);
 }
 
 const GATHER = defineOp<{ axis: number }>({
@@ -281,7 +282,7 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
 }
 
 export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
-  if (index.ndim !== 1) throw new Error(`index_select: index must be 1-D, found shape [${index.shape.join(', ')}]`);
+  if (index.ndim !== 1) throw new ShapeError(`index_select: index must be 1-D, found shape [${index.shape.join(', ')}]`);
   return gather(x, dim, index);
 }
 
@@ -293,7 +294,7 @@ const SCATTER_ADD_ROWS = defineOp<{ rows: number }>({
   name: 'scatter_add_rows',
   infer([idx, upd], a) {
     requireIndex(idx!);
-    if (!sameShape(upd!.shape.slice(0, idx!.ndim), idx!.shape)) throw new Error('updates must start with the index shape');
+    if (!sameShape(upd!.shape.slice(0, idx!.ndim), idx!.shape)) throw new ShapeError('updates must start with the index shape');
     return { shape: [a.rows, ...upd!.shape.slice(idx!.ndim)], dtype: upd!.dtype };
   },
   lower: (g, [idx, upd], _a, n) => {
@@ -313,9 +314,9 @@ const GATHER_ELEMENTS = defineOp<{ axis: number }>({
   name: 'gather_elements',
   infer([x, idx], a) {
     requireIndex(idx!);
-    if (idx!.ndim !== x!.ndim) throw new Error(`index rank ${idx!.ndim} must equal input rank ${x!.ndim}`);
+    if (idx!.ndim !== x!.ndim) throw new ShapeError(`index rank ${idx!.ndim} must equal input rank ${x!.ndim}`);
     idx!.shape.forEach((d, i) => {
-      if (i !== a.axis && d > x!.shape[i]!) throw new Error(`index dim ${i} (${d}) exceeds input dim (${x!.shape[i]})`);
+      if (i !== a.axis && d > x!.shape[i]!) throw new ShapeError(`index dim ${i} (${d}) exceeds input dim (${x!.shape[i]})`);
     });
     return { shape: [...idx!.shape], dtype: x!.dtype };
   },
@@ -332,7 +333,7 @@ const SCATTER_ELEMENTS_ADD = defineOp<{ shape: number[]; axis: number }>({
   name: 'scatter_elements_add',
   infer([idx, upd], a) {
     requireIndex(idx!);
-    if (!sameShape(idx!.shape, upd!.shape)) throw new Error('index and updates must have the same shape');
+    if (!sameShape(idx!.shape, upd!.shape)) throw new ShapeError('index and updates must have the same shape');
     return { shape: a.shape, dtype: upd!.dtype };
   },
   lower: (g, [idx, upd], a, n) =>
@@ -349,7 +350,7 @@ export function scatterElementsAdd(shape: Shape, dim: number, index: Tensor, upd
 const TRILU: OpDef<{ upper: boolean; k: number }> = defineOp<{ upper: boolean; k: number }>({
   name: 'trilu',
   infer([x]) {
-    if (x!.ndim < 2) throw new Error('triu/tril need at least 2 dimensions');
+    if (x!.ndim < 2) throw new ShapeError('triu/tril need at least 2 dimensions');
     return { shape: [...x!.shape], dtype: x!.dtype };
   },
   lower: (g, [x], a) => g.node('Trilu', [x!, g.constI64([a.k], true)], { upper: a.upper ? 1 : 0 }),
@@ -383,7 +384,7 @@ export function full(shape: Shape, value: number, dtype: DType = 'float32'): Ten
 const ARANGE = defineOp<{ start: number; end: number; step: number; dtype: DType }>({
   name: 'arange',
   infer: (_ins, a) => {
-    if (a.step === 0) throw new Error('step must not be zero');
+    if (a.step === 0) throw new ShapeError('step must not be zero');
     return { shape: [Math.max(0, Math.ceil((a.end - a.start) / a.step))], dtype: a.dtype };
   },
   lower: (g, _ins, a) => g.node('Range', [g.constScalar(a.start, a.dtype), g.constScalar(a.end, a.dtype), g.constScalar(a.step, a.dtype)]),

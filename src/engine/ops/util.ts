@@ -1,4 +1,5 @@
 /** Shape helpers shared by the op definitions. */
+import { ShapeError } from '../errors.ts';
 import type { DType } from '../dtype.ts';
 import { Tensor, type Scalar } from '../tensor.ts';
 
@@ -6,7 +7,7 @@ import { Tensor, type Scalar } from '../tensor.ts';
 export function normAxis(axis: number, rank: number): number {
   const a = axis < 0 ? axis + rank : axis;
   if (!Number.isInteger(axis) || a < 0 || a >= rank) {
-    throw new Error(`axis ${axis} is out of range for a tensor of rank ${rank} (expected ${-rank}..${rank - 1})`);
+    throw new ShapeError(`axis ${axis} is out of range for a tensor of rank ${rank} (expected ${-rank}..${rank - 1})`);
   }
   return a;
 }
@@ -15,7 +16,7 @@ export function normAxes(axes: number | readonly number[] | undefined, rank: num
   if (axes === undefined) return Array.from({ length: rank }, (_, i) => i);
   const list = typeof axes === 'number' ? [axes] : axes;
   const out = [...new Set(list.map((a) => normAxis(a, rank)))].sort((x, y) => x - y);
-  if (out.length !== list.length) throw new Error(`repeated axis in [${list.join(', ')}]`);
+  if (out.length !== list.length) throw new ShapeError(`repeated axis in [${list.join(', ')}]`);
   return out;
 }
 
@@ -27,7 +28,7 @@ export function broadcastShapes(a: readonly number[], b: readonly number[]): num
     const x = a[a.length - n + i] ?? 1;
     const y = b[b.length - n + i] ?? 1;
     if (x !== y && x !== 1 && y !== 1) {
-      throw new Error(`shapes [${a.join(', ')}] and [${b.join(', ')}] do not broadcast (dim ${i - n}: ${x} vs ${y})`);
+      throw new ShapeError(`shapes [${a.join(', ')}] and [${b.join(', ')}] do not broadcast (dim ${i - n}: ${x} vs ${y})`);
     }
     out.push(x === 1 ? y : x);
   }
@@ -46,19 +47,19 @@ export function operand(x: Tensor | Scalar, like: Tensor): Tensor {
 export function requireSameDType(ts: readonly Tensor[]): DType {
   const d = ts[0]!.dtype;
   for (const t of ts) {
-    if (t.dtype !== d) throw new Error(`dtypes differ (${ts.map((x) => x.dtype).join(' vs ')}); cast one operand first`);
+    if (t.dtype !== d) throw new ShapeError(`dtypes differ (${ts.map((x) => x.dtype).join(' vs ')}); cast one operand first`);
   }
   return d;
 }
 
 export function requireFloat(t: Tensor): void {
   if (t.dtype !== 'float32' && t.dtype !== 'float64') {
-    throw new Error(`expected a float32 or float64 tensor, found ${t.dtype}${t.dtype === 'float16' || t.dtype === 'bfloat16' ? ' (a storage type: cast it to float32 first)' : ''}`);
+    throw new ShapeError(`expected a float32 or float64 tensor, found ${t.dtype}${t.dtype === 'float16' || t.dtype === 'bfloat16' ? ' (a storage type: cast it to float32 first)' : ''}`);
   }
 }
 
 export function requireComputable(t: Tensor): void {
   if (t.dtype === 'float16' || t.dtype === 'bfloat16') {
-    throw new Error(`${t.dtype} is a storage type here: cast it to float32 first`);
+    throw new ShapeError(`${t.dtype} is a storage type here: cast it to float32 first`);
   }
 }

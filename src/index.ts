@@ -1,0 +1,2 @@
+/** bone-peft's public API. */
+export * from './engine/index.ts';
