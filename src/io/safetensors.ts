@@ -17,9 +17,8 @@
  * makes a big-endian host fail loudly instead of silently byte-swapping every weight.
  */
 
-import { randomBytes } from 'node:crypto';
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { open, type FileHandle } from 'node:fs/promises';
+import { writeAtomically } from './atomic.ts';
 import { SafetensorsError } from './errors.ts';
 
 export { SafetensorsError } from './errors.ts';
@@ -430,7 +429,7 @@ export async function writeSafetensors(
       const bytes = new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength);
       position = await writeAll(handle, path, bytes, position);
     }
-  });
+  }, io);
 }
 
 function validateTensorForWrite(path: string, name: string, tensor: SafetensorsTensor): void {
@@ -460,26 +459,6 @@ function checkMetadataForWrite(path: string, metadata: Readonly<Record<string, s
   for (const [key, value] of Object.entries(metadata)) {
     if (typeof value !== 'string') throw new SafetensorsError(`${path}: metadata ${JSON.stringify(key)} must be a string, found ${describe(value)}`);
   }
-}
-
-async function writeAtomically(path: string, write: (handle: FileHandle) => Promise<void>): Promise<void> {
-  const temp = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
-  // 'wx': never reuse (or follow a link at) an existing file of that name.
-  const handle = await io(temp, 'create the temporary file', () => open(temp, 'wx'));
-  let closed = false;
-  try {
-    await write(handle);
-    await io(temp, 'fsync the temporary file', () => handle.sync());
-    closed = true;
-    await io(temp, 'close the temporary file', () => handle.close());
-    await io(path, `rename the temporary file ${temp} onto it`, () => rename(temp, path));
-  } catch (err) {
-    if (!closed) await handle.close().catch(() => undefined);
-    await unlink(temp).catch(() => undefined);
-    throw err;
-  }
-  // Make the rename itself durable. Best effort: some platforms cannot fsync a directory.
-  await open(dirname(path), 'r').then((dir) => dir.sync().finally(() => dir.close())).catch(() => undefined);
 }
 
 // ---- file helpers --------------------------------------------------------------------------------
