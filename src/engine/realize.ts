@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromRuntimeArray, runtimeDType, toRuntimeArray, type TypedArray } from './dtype.ts';
 import { RuntimeFailure } from './errors.ts';
-import { GraphBuilder } from './onnx/builder.ts';
+import { GraphBuilder, valuesKey } from './onnx/builder.ts';
 import { getBackend, type CompiledGraph, type FeedTensor } from './runtime/backend.ts';
 import type { Tensor } from './tensor.ts';
 
@@ -22,7 +22,7 @@ const cache = new Map<string, Promise<Compiled>>();
 /** Storage-only leaves (float16/bfloat16) are converted once per buffer, not once per run. */
 const runtimeArrays = new WeakMap<TypedArray, TypedArray>();
 
-/** A traced subgraph: leaves first, then nodes in topological order. */
+/** A traced subgraph: its leaves and its nodes, each in topological order; `index` numbers both together in visit order. */
 export interface Trace {
   key: string;
   leaves: Tensor[];
@@ -48,7 +48,7 @@ export function trace(targets: readonly Tensor[]): Trace {
         index.set(cur, leaves.length + nodes.length);
         leaves.push(cur);
         parts.push(cur.constant
-          ? `C${cur.dtype}[${cur.shape.join(',')}]=${Array.from(cur.storage as ArrayLike<number>).join(',')}`
+          ? `C${cur.dtype}[${cur.shape.join(',')}]=${valuesKey(cur.storage)}`
           : `I${cur.dtype}[${cur.shape.join(',')}]`);
         continue;
       }
@@ -122,7 +122,8 @@ function explainFailure(e: Error, tr: Trace, phase: string): RuntimeFailure {
   let where = '';
   if (m) {
     const idx = Number(m[1]);
-    const node = tr.leaves.length <= idx ? tr.nodes[idx - tr.leaves.length] : undefined;
+    // Trace indices interleave leaves and nodes (topological order), so look the node up by index.
+    const node = tr.nodes.find((n) => tr.index.get(n) === idx);
     if (node) {
       const ins = node.inputs.map((x) => `${x.dtype}[${x.shape.join(', ')}]`).join(', ');
       const stack = (node.origin?.stack ?? '').split('\n').slice(1)

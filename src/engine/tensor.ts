@@ -111,8 +111,10 @@ export class Tensor {
   }
 
   static full(shape: Shape, value: Scalar, dtype: DType = 'float32'): Tensor {
+    // float16/bfloat16 storage holds bit patterns: convert the value, never fill the raw number.
+    if (dtype === 'float16' || dtype === 'bfloat16') return Tensor.fromData(fillFloats(dtype, numel(shape), () => Number(value)), shape, dtype);
     const data = arrayFor(dtype, numel(shape));
-    if (value !== 0 && value !== 0n && value !== false) data.fill(convertScalar(value, dtype) as never);
+    if (!Object.is(value, 0) && value !== 0n && value !== false) data.fill(convertScalar(value, dtype) as never);
     return Tensor.fromData(data, shape, dtype);
   }
 

@@ -52,7 +52,7 @@ export class GraphBuilder {
   }
 
   constTensor(dtype: DType, dims: readonly number[], data: TypedArray): string {
-    const key = `${dtype}[${dims.join(',')}]=${Array.from(data as ArrayLike<number | bigint>).join(',')}`;
+    const key = `${dtype}[${dims.join(',')}]=${valuesKey(data)}`;
     let name = this.constCache.get(key);
     if (!name) {
       name = `const${this.constCache.size}`;
@@ -81,6 +81,11 @@ export class GraphBuilder {
     });
     return ModelProto.encode(model).finish();
   }
+}
+
+/** The values of a constant as a cache key; -0 and 0 differ (1/x tells them apart). */
+export function valuesKey(data: TypedArray): string {
+  return Array.from(data as ArrayLike<number | bigint>, (v) => (Object.is(v, -0) ? '-0' : String(v))).join(',');
 }
 
 function valueInfo(name: string, dtype: DType, dims: readonly number[]): object {

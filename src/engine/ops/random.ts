@@ -23,7 +23,7 @@ const HASH_UNIFORM = defineOp<{ shape: number[] }>({
     const shift16 = g.constScalar(65536, 'int64');
     const m1 = g.constScalar(M1, 'int64');
     const idx = g.node('Range', [g.constScalar(0, 'int64'), g.constScalar(n, 'int64'), g.constScalar(1, 'int64')]);
-    const s = g.node('Mod', [g.node('Mul', [g.node('Reshape', [seed!, g.constI64([], true)]), g.constScalar(0x9e3779b1, 'int64')]), mod], { fmod: 0 });
+    const s = g.node('Mod', [g.node('Mul', [g.node('Reshape', [seed!, g.constI64([])]), g.constScalar(0x9e3779b1, 'int64')]), mod], { fmod: 0 });
     let x = g.node('Mod', [g.node('Add', [idx, s]), mod], { fmod: 0 });
     // Two rounds of the "lowbias32"-style mix: x ^= x >> 16; x *= M1 (mod 2^32).
     for (let round = 0; round < 2; round++) {

@@ -17,6 +17,9 @@ export function createOrtNodeBackend(): Backend {
         interOpNumThreads: 1,
         enableCpuMemArena: true,
         enableMemPattern: true,
+        // MatMulScaleFusion folds `MatMul · c` into FusedMatMul, whose alpha is a float32 attribute:
+        // in float64 graphs that silently rounds c (e.g. attention's 1/√d) to float32.
+        extra: { optimization: { disable_specified_optimizers: 'MatMulScaleFusion,QuickGeluFusion' } },
       });
       return {
         async run(feeds: Record<string, FeedTensor>, outputNames: readonly string[]): Promise<TypedArray[]> {
