@@ -132,8 +132,8 @@ export const SHARED_JSON_KEYS = [
   'layers_to_transform', 'modules_to_save', 'peft_type', 'peft_version', 'revision', 'target_modules', 'task_type',
 ] as const;
 
-/** Python's json.dumps(obj, indent=2, sort_keys=True) (ensure_ascii included). */
-export function pythonJsonDumps(value: JsonValue, floatKeys: ReadonlySet<string> = new Set(), indent = ''): string {
+/** Python's json.dumps(obj, indent=2, sort_keys=True) (ensure_ascii included); `sortKeys: false` keeps insertion order. */
+export function pythonJsonDumps(value: JsonValue, floatKeys: ReadonlySet<string> = new Set(), indent = '', sortKeys = true): string {
   const inner = `${indent}  `;
   if (value === null) return 'null';
   if (typeof value === 'boolean') return value ? 'true' : 'false';
@@ -141,13 +141,13 @@ export function pythonJsonDumps(value: JsonValue, floatKeys: ReadonlySet<string>
   if (typeof value === 'string') return asciiJsonString(value);
   if (Array.isArray(value)) {
     if (value.length === 0) return '[]';
-    return `[\n${value.map((v) => inner + pythonJsonDumps(v, floatKeys, inner)).join(',\n')}\n${indent}]`;
+    return `[\n${value.map((v) => inner + pythonJsonDumps(v, floatKeys, inner, sortKeys)).join(',\n')}\n${indent}]`;
   }
-  const keys = Object.keys(value).sort();
+  const keys = sortKeys ? Object.keys(value).sort() : Object.keys(value);
   if (keys.length === 0) return '{}';
   return `{\n${keys.map((k) => {
     const v = value[k]!;
-    const text = typeof v === 'number' ? formatPythonNumber(v, floatKeys.has(k)) : pythonJsonDumps(v, floatKeys, inner);
+    const text = typeof v === 'number' ? formatPythonNumber(v, floatKeys.has(k)) : pythonJsonDumps(v, floatKeys, inner, sortKeys);
     return `${inner}${asciiJsonString(k)}: ${text}`;
   }).join(',\n')}\n${indent}}`;
 }
