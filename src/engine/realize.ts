@@ -107,7 +107,8 @@ async function compile(tr: Trace): Promise<Compiled> {
   const backend = await getBackend();
   let graph: CompiledGraph;
   try {
-    graph = await backend.compile(bytes);
+    const float64 = tr.nodes.some((n) => n.dtype === 'float64') || tr.leaves.some((l) => l.dtype === 'float64');
+    graph = await backend.compile(bytes, { float64 });
   } catch (e) {
     throw explainFailure(e as Error, tr, 'compiling');
   }

@@ -86,6 +86,8 @@ const POW = defineOp<{ exponent: number }>({
   vjp: (g, n) => {
     const p = n.attrs.exponent as number;
     const x = n.inputs[0]!;
+    // x⁰ is constant: no gradient (0·x⁻¹ would be NaN at x = 0; torch gives 0).
+    if (p === 0) return [null];
     return [mul(g, p === 2 ? mul(x, 2) : mul(pow(x, p - 1), p))];
   },
 });
@@ -212,6 +214,11 @@ const CAST = defineOp<{ to: DType }>({
   lower: (g, [x], a, n) => {
     const from = runtimeDType(n.inputs[0]!.dtype);
     const to = runtimeDType(a.to);
+    // A cast to a storage type rounds inside the graph too (values must not depend on whether the
+    // result is realised before it is used): through the real type and back to float32.
+    if (a.to !== n.inputs[0]!.dtype && (a.to === 'float16' || a.to === 'bfloat16')) {
+      return g.node('Cast', [g.node('Cast', [x!], { to: ONNX_DTYPE[a.to] })], { to: ONNX_DTYPE[to] });
+    }
     return from === to ? g.node('Identity', [x!]) : g.node('Cast', [x!], { to: ONNX_DTYPE[to] });
   },
   vjp: (g, n) => {

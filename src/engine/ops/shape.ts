@@ -387,7 +387,16 @@ const ARANGE = defineOp<{ start: number; end: number; step: number; dtype: DType
     if (a.step === 0) throw new ShapeError('step must not be zero');
     return { shape: [Math.max(0, Math.ceil((a.end - a.start) / a.step))], dtype: a.dtype };
   },
-  lower: (g, _ins, a) => g.node('Range', [g.constScalar(a.start, a.dtype), g.constScalar(a.end, a.dtype), g.constScalar(a.step, a.dtype)]),
+  lower: (g, _ins, a) => {
+    if (runtimeDType(a.dtype) !== 'float32') {
+      return g.node('Range', [g.constScalar(a.start, a.dtype), g.constScalar(a.end, a.dtype), g.constScalar(a.step, a.dtype)]);
+    }
+    // Float32 ranges are computed in float64 and cast, as torch does: a float32 Range counts
+    // (end − start)/step in float32 and can make one element more than the inferred shape (0..0.3 by 0.1).
+    const r = g.node('Range', [g.constScalar(a.start, 'float64'), g.constScalar(a.end, 'float64'), g.constScalar(a.step, 'float64')]);
+    const cast = g.node('Cast', [r], { to: ONNX_DTYPE[a.dtype] });
+    return a.dtype === 'float32' ? cast : g.node('Cast', [cast], { to: ONNX_DTYPE.float32 });
+  },
   vjp: () => [],
 });
 

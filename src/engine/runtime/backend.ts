@@ -16,9 +16,14 @@ export interface CompiledGraph {
   release(): Promise<void>;
 }
 
+export interface CompileOptions {
+  /** The graph computes in float64: graph rewrites that only keep float32 precision must stay off. */
+  float64?: boolean;
+}
+
 export interface Backend {
   readonly name: string;
-  compile(model: Uint8Array): Promise<CompiledGraph>;
+  compile(model: Uint8Array, opts?: CompileOptions): Promise<CompiledGraph>;
 }
 
 let backend: Backend | null = null;

@@ -2,13 +2,13 @@
 import { availableParallelism } from 'node:os';
 import ort from 'onnxruntime-node';
 import type { TypedArray } from '../dtype.ts';
-import type { Backend, CompiledGraph, FeedTensor } from './backend.ts';
+import type { Backend, CompileOptions, CompiledGraph, FeedTensor } from './backend.ts';
 
 export function createOrtNodeBackend(): Backend {
   const threads = Number(process.env.BONE_THREADS) || availableParallelism();
   return {
     name: 'onnxruntime-node',
-    async compile(model: Uint8Array): Promise<CompiledGraph> {
+    async compile(model: Uint8Array, opts: CompileOptions = {}): Promise<CompiledGraph> {
       const session = await ort.InferenceSession.create(model, {
         executionProviders: ['cpu'],
         graphOptimizationLevel: 'all',
@@ -17,9 +17,11 @@ export function createOrtNodeBackend(): Backend {
         interOpNumThreads: 1,
         enableCpuMemArena: true,
         enableMemPattern: true,
-        // MatMulScaleFusion folds `MatMul · c` into FusedMatMul, whose alpha is a float32 attribute:
-        // in float64 graphs that silently rounds c (e.g. attention's 1/√d) to float32.
-        extra: { optimization: { disable_specified_optimizers: 'MatMulScaleFusion,QuickGeluFusion' } },
+        // Only for float64 graphs (float32 ones keep these fusions, which are faster):
+        // MatMulScaleFusion folds `MatMul · c` into FusedMatMul, whose alpha is a float32 attribute,
+        // silently rounding c (e.g. attention's 1/√d); QuickGeluFusion turns x·sigmoid(x) (silu) into
+        // QuickGelu, which has no float64 kernel. The list separator is ';'.
+        ...(opts.float64 ? { extra: { optimization: { disable_specified_optimizers: 'MatMulScaleFusion;QuickGeluFusion' } } } : {}),
       });
       return {
         async run(feeds: Record<string, FeedTensor>, outputNames: readonly string[]): Promise<TypedArray[]> {
