@@ -1,0 +1,304 @@
+/**
+ * The Llama architecture (transformers' modeling_llama), which Mistral, Qwen2 and Qwen3 reuse with
+ * small differences (biases, q/k norms, sliding windows) passed as ArchitectureOptions. Module
+ * names and nesting are transformers', so state-dict keys are identical:
+ *
+ *   model.embed_tokens, model.layers.N.{input_layernorm, self_attn.{q,k,v,o}_proj, self_attn.{q,k}_norm,
+ *   post_attention_layernorm, mlp.{gate,up,down}_proj}, model.norm, model.rotary_emb, lm_head
+ */
+import { Tensor, Generator, type Shape } from '../engine/index.ts';
+import {
+  Embedding, Linear, Module, ModuleList, RMSNorm, RotaryEmbedding, applyRotaryPosEmb, attention, attentionMask as buildAttentionMask,
+  getActivation, type Activation, type AttentionMask, type TensorModule,
+} from '../nn/index.ts';
+import { KVCache, type LayerKV } from './cache.ts';
+import type { CausalLM, CausalLMInput, CausalLMOutput } from './causal-lm.ts';
+import type { ConfigSpec, DecoderConfig } from './config.ts';
+import { ModelError } from './errors.ts';
+import { causalLMLoss } from './loss.ts';
+import { cacheKeyMask, positionIdsFromMask, positionIdsRange } from './masking.ts';
+
+/** LlamaConfig's defaults (transformers 5.18). */
+export const LLAMA_CONFIG: ConfigSpec = {
+  modelType: 'llama',
+  defaults: {
+    vocab_size: 32000, hidden_size: 4096, intermediate_size: 11008, num_hidden_layers: 32, num_attention_heads: 32,
+    num_key_value_heads: null, head_dim: null, hidden_act: 'silu', max_position_embeddings: 2048, initializer_range: 0.02,
+    rms_norm_eps: 1e-6, pad_token_id: null, bos_token_id: 1, eos_token_id: 2, pretraining_tp: 1,
+    tie_word_embeddings: false, attention_bias: false, attention_dropout: 0, mlp_bias: false,
+  },
+};
+
+/** What distinguishes the Llama-family members structurally. */
+export interface ArchitectureOptions {
+  /** Bias on q_proj, k_proj, v_proj. */
+  qkvBias: boolean;
+  /** Bias on o_proj. */
+  oBias: boolean;
+  /** Bias on gate/up/down_proj. */
+  mlpBias: boolean;
+  /** Qwen3: RMSNorm over head_dim on queries and keys (self_attn.q_norm, k_norm), before rotary. */
+  qkNorm: boolean;
+  /** Sliding window per layer (null: full causal attention). */
+  slidingWindows: readonly (number | null)[];
+}
+
+export function llamaArchitecture(config: DecoderConfig): ArchitectureOptions {
+  const bias = config.attention_bias ?? false;
+  return {
+    qkvBias: bias, oBias: bias, mlpBias: config.mlp_bias ?? false, qkNorm: false,
+    slidingWindows: new Array<null>(config.num_hidden_layers).fill(null),
+  };
+}
+
+/** Modules are created with lazy placeholder weights (nothing allocated); load or initWeights() fills them. */
+const EMPTY = { init: 'empty' } as const;
+
+export class LlamaMLP extends Module {
+  gate_proj: TensorModule;
+  up_proj: TensorModule;
+  down_proj: TensorModule;
+  readonly act: Activation;
+
+  constructor(config: DecoderConfig, arch: ArchitectureOptions) {
+    super();
+    const bias = arch.mlpBias;
+    this.gate_proj = this.registerModule('gate_proj', new Linear(config.hidden_size, config.intermediate_size, { bias, ...EMPTY }));
+    this.up_proj = this.registerModule('up_proj', new Linear(config.hidden_size, config.intermediate_size, { bias, ...EMPTY }));
+    this.down_proj = this.registerModule('down_proj', new Linear(config.intermediate_size, config.hidden_size, { bias, ...EMPTY }));
+    this.act = getActivation(config.hidden_act);
+  }
+
+  forward(x: Tensor): Tensor {
+    return this.down_proj.forward(this.act(this.gate_proj.forward(x)).mul(this.up_proj.forward(x)));
+  }
+}
+
+/** What every layer's attention shares in one forward. */
+export interface AttentionInputs {
+  /** [batch or 1, seq, head_dim]. */
+  cos: Tensor;
+  sin: Tensor;
+  /** This layer's mask (causal, padding, sliding window). */
+  mask: AttentionMask;
+  /** With a cache: this layer's past keys/values and the slots the new ones go to. */
+  cache: { past: LayerKV; slots: Tensor } | null;
+}
+
+export class LlamaAttention extends Module {
+  readonly layerIdx: number;
+  readonly headDim: number;
+  readonly numHeads: number;
+  readonly numKeyValueHeads: number;
+  readonly scaling: number;
+  readonly attentionDropout: number;
+  q_proj: TensorModule;
+  k_proj: TensorModule;
+  v_proj: TensorModule;
+  o_proj: TensorModule;
+  q_norm: RMSNorm | null = null;
+  k_norm: RMSNorm | null = null;
+
+  constructor(config: DecoderConfig, layerIdx: number, arch: ArchitectureOptions) {
+    super();
+    this.layerIdx = layerIdx;
+    this.headDim = config.head_dim;
+    this.numHeads = config.num_attention_heads;
+    this.numKeyValueHeads = config.num_key_value_heads;
+    this.scaling = this.headDim ** -0.5;
+    this.attentionDropout = config.attention_dropout;
+    const H = config.hidden_size;
+    this.q_proj = this.registerModule('q_proj', new Linear(H, this.numHeads * this.headDim, { bias: arch.qkvBias, ...EMPTY }));
+    this.k_proj = this.registerModule('k_proj', new Linear(H, this.numKeyValueHeads * this.headDim, { bias: arch.qkvBias, ...EMPTY }));
+    this.v_proj = this.registerModule('v_proj', new Linear(H, this.numKeyValueHeads * this.headDim, { bias: arch.qkvBias, ...EMPTY }));
+    this.o_proj = this.registerModule('o_proj', new Linear(this.numHeads * this.headDim, H, { bias: arch.oBias, ...EMPTY }));
+    if (arch.qkNorm) {
+      this.q_norm = this.registerModule('q_norm', new RMSNorm(this.headDim, config.rms_norm_eps, EMPTY));
+      this.k_norm = this.registerModule('k_norm', new RMSNorm(this.headDim, config.rms_norm_eps, EMPTY));
+    }
+  }
+
+  /** hidden [batch, seq, hidden] → [batch, seq, hidden], and this layer's keys/values when caching. */
+  forward(hidden: Tensor, inputs: AttentionInputs): { output: Tensor; present: LayerKV | null } {
+    const [B, T] = hidden.shape as [number, number, number];
+    const heads = (t: Tensor, n: number, norm: RMSNorm | null): Tensor => {
+      const split = t.reshape([B, T, n, this.headDim]);
+      return (norm ? norm.forward(split) : split).transpose(1, 2);
+    };
+    let q = heads(this.q_proj.forward(hidden), this.numHeads, this.q_norm);
+    let k = heads(this.k_proj.forward(hidden), this.numKeyValueHeads, this.k_norm);
+    let v = heads(this.v_proj.forward(hidden), this.numKeyValueHeads, null);
+    [q, k] = applyRotaryPosEmb(q, k, inputs.cos, inputs.sin);
+    let present: LayerKV | null = null;
+    if (inputs.cache) {
+      present = KVCache.write(inputs.cache.past, inputs.cache.slots, k, v);
+      ({ key: k, value: v } = present);
+    }
+    const out = attention(q, k, v, { mask: inputs.mask, scale: this.scaling, dropout: this.attentionDropout, training: this.training });
+    return { output: this.o_proj.forward(out.transpose(1, 2).reshape([B, T, this.numHeads * this.headDim])), present };
+  }
+}
+
+export class LlamaDecoderLayer extends Module {
+  self_attn: LlamaAttention;
+  mlp: LlamaMLP;
+  input_layernorm: RMSNorm;
+  post_attention_layernorm: RMSNorm;
+
+  constructor(config: DecoderConfig, layerIdx: number, arch: ArchitectureOptions) {
+    super();
+    this.self_attn = this.registerModule('self_attn', new LlamaAttention(config, layerIdx, arch));
+    this.mlp = this.registerModule('mlp', new LlamaMLP(config, arch));
+    this.input_layernorm = this.registerModule('input_layernorm', new RMSNorm(config.hidden_size, config.rms_norm_eps, EMPTY));
+    this.post_attention_layernorm = this.registerModule('post_attention_layernorm', new RMSNorm(config.hidden_size, config.rms_norm_eps, EMPTY));
+  }
+
+  forward(hidden: Tensor, inputs: AttentionInputs): { hidden: Tensor; present: LayerKV | null } {
+    const { output, present } = this.self_attn.forward(this.input_layernorm.forward(hidden), inputs);
+    const h = hidden.add(output);
+    return { hidden: h.add(this.mlp.forward(this.post_attention_layernorm.forward(h))), present };
+  }
+}
+
+export interface BaseModelOutput {
+  lastHiddenState: Tensor;
+  pastKeyValues?: KVCache;
+}
+
+export class LlamaModel extends Module {
+  readonly config: DecoderConfig;
+  readonly arch: ArchitectureOptions;
+  embed_tokens: Embedding;
+  layers: ModuleList<LlamaDecoderLayer>;
+  norm: RMSNorm;
+  rotary_emb: RotaryEmbedding;
+
+  constructor(config: DecoderConfig, arch: ArchitectureOptions) {
+    super();
+    if (arch.slidingWindows.length !== config.num_hidden_layers) {
+      throw new ModelError(`${config.model_type}: ${arch.slidingWindows.length} sliding-window entries for ${config.num_hidden_layers} layers`);
+    }
+    this.config = config;
+    this.arch = arch;
+    this.embed_tokens = this.registerModule('embed_tokens', new Embedding(config.vocab_size, config.hidden_size, { paddingIdx: config.pad_token_id, ...EMPTY }));
+    this.layers = this.registerModule('layers', new ModuleList(
+      Array.from({ length: config.num_hidden_layers }, (_, i) => new LlamaDecoderLayer(config, i, arch))));
+    this.norm = this.registerModule('norm', new RMSNorm(config.hidden_size, config.rms_norm_eps, EMPTY));
+    this.rotary_emb = this.registerModule('rotary_emb', new RotaryEmbedding({
+      headDim: config.head_dim, maxPositionEmbeddings: config.max_position_embeddings, rope: config.rope_parameters,
+    }));
+  }
+
+  forward(input: Omit<CausalLMInput, 'labels' | 'logitsToKeep'>): BaseModelOutput {
+    const { inputIds, attentionMask = null, pastKeyValues: cache = null } = input;
+    if (inputIds.ndim !== 2 || (inputIds.dtype !== 'int64' && inputIds.dtype !== 'int32')) {
+      throw new ModelError(`${this.config.model_type}: inputIds must be int64 [batch, seq], found ${inputIds.dtype} [${inputIds.shape.join(', ')}]`);
+    }
+    const [B, T] = inputIds.shape as [number, number];
+    const past = cache?.length ?? 0;
+    if (cache && cache.batchSize !== B) throw new ModelError(`${this.config.model_type}: a cache for batch ${cache.batchSize} cannot take inputIds of batch ${B}`);
+    if (attentionMask && (attentionMask.ndim !== 2 || attentionMask.shape[0] !== B)) {
+      throw new ModelError(`${this.config.model_type}: attentionMask must be [${B}, ${past + T}], found [${attentionMask.shape.join(', ')}]`);
+    }
+    if (!cache && attentionMask && attentionMask.shape[1] !== T) {
+      throw new ModelError(`${this.config.model_type}: attentionMask must be [${B}, ${T}] (as inputIds), found [${attentionMask.shape.join(', ')}]`);
+    }
+
+    let positionIds = input.positionIds ?? null;
+    // (A mask may span every cache slot: the new tokens end at column past + T.)
+    if (!positionIds) positionIds = attentionMask ? positionIdsFromMask(attentionMask, T, past + T) : positionIdsRange(past, T);
+    else if (positionIds.ndim !== 2 || positionIds.shape[1] !== T || (positionIds.shape[0] !== B && positionIds.shape[0] !== 1)) {
+      throw new ModelError(`${this.config.model_type}: positionIds must be [${B}, ${T}] or [1, ${T}], found [${positionIds.shape.join(', ')}]`);
+    }
+
+    // Keys are the sequence itself, or every cache slot (unwritten ones are causally in the future).
+    const keyLen = cache ? cache.capacity : T;
+    const querySlots = cache ? cache.nextSlots(T) : undefined;
+    const keyValid = attentionMask ? (cache ? cacheKeyMask(attentionMask, cache, T) : attentionMask) : null;
+    const masks = new Map<number | null, AttentionMask>();
+    const maskFor = (window: number | null): AttentionMask => {
+      let m = masks.get(window);
+      if (!m) {
+        m = buildAttentionMask({ queryLen: T, keyLen, keyValid, slidingWindow: window, ...(querySlots ? { querySlots } : {}) });
+        masks.set(window, m);
+      }
+      return m;
+    };
+
+    const { cos, sin } = this.rotary_emb.forward(positionIds);
+    let hidden = this.embed_tokens.forward(inputIds);
+    const presents: LayerKV[] = [];
+    let i = 0;
+    for (const layer of this.layers) {
+      const layerCache = cache && querySlots ? { past: cache.layers[i]!, slots: querySlots } : null;
+      const out = layer.forward(hidden, { cos, sin, mask: maskFor(this.arch.slidingWindows[i] ?? null), cache: layerCache });
+      hidden = out.hidden;
+      if (out.present) presents.push(out.present);
+      i++;
+    }
+    const result: BaseModelOutput = { lastHiddenState: this.norm.forward(hidden) };
+    if (cache) result.pastKeyValues = cache.advance(T, presents);
+    return result;
+  }
+}
+
+export class LlamaForCausalLM extends Module implements CausalLM {
+  readonly config: DecoderConfig;
+  model: LlamaModel;
+  lm_head: TensorModule;
+
+  constructor(config: DecoderConfig, arch: ArchitectureOptions = llamaArchitecture(config)) {
+    super();
+    this.config = config;
+    this.model = this.registerModule('model', new LlamaModel(config, arch));
+    // Tied: lm_head shares the embedding's Parameter (one tensor, saved once as model.embed_tokens.weight).
+    const tied = config.tie_word_embeddings ? { weight: this.model.embed_tokens.weight } : {};
+    this.lm_head = this.registerModule('lm_head', new Linear(config.hidden_size, config.vocab_size, { bias: false, ...EMPTY, ...tied }));
+  }
+
+  forward(input: CausalLMInput): CausalLMOutput {
+    const { labels = null, logitsToKeep = 0 } = input;
+    const { lastHiddenState, pastKeyValues } = this.model.forward(input);
+    if (!Number.isInteger(logitsToKeep) || logitsToKeep < 0) throw new ModelError(`logitsToKeep must be a non-negative integer, found ${logitsToKeep}`);
+    const kept = logitsToKeep > 0 ? lastHiddenState.slice(1, -logitsToKeep) : lastHiddenState;
+    const logits = this.lm_head.forward(kept);
+    const out: CausalLMOutput = { logits };
+    if (labels) {
+      if (logitsToKeep > 0) throw new ModelError('labels need logits for every position: do not pass logitsToKeep with labels');
+      out.loss = causalLMLoss(logits, labels);
+    }
+    if (pastKeyValues) out.pastKeyValues = pastKeyValues;
+    return out;
+  }
+
+  createCache(batchSize: number, capacity: number): KVCache {
+    return KVCache.create({
+      numLayers: this.config.num_hidden_layers, batchSize, numKeyValueHeads: this.config.num_key_value_heads,
+      headDim: this.config.head_dim, capacity,
+    });
+  }
+
+  /**
+   * Random weights as transformers' _init_weights: Linear and Embedding weights from
+   * Normal(0, initializer_range) (padding row zero), biases zero, norms one. For tests and
+   * training from scratch; the numbers are this engine's generator's, not torch's.
+   */
+  initWeights(opts: { seed?: number; std?: number } = {}): this {
+    const std = opts.std ?? (typeof this.config.initializer_range === 'number' ? this.config.initializer_range : 0.02);
+    const generator = new Generator(opts.seed ?? 0);
+    const normal = (shape: Shape): Tensor => Tensor.randn(shape, { std, generator });
+    for (const m of this.modules()) {
+      if (m instanceof Linear) {
+        if (!(m === this.lm_head && this.config.tie_word_embeddings)) m.weight.value = normal(m.weight.shape);
+        if (m.bias) m.bias.value = Tensor.zeros(m.bias.shape);
+      } else if (m instanceof Embedding) {
+        const w = normal(m.weight.shape);
+        if (m.paddingIdx !== null) (w.storage as Float32Array).fill(0, m.paddingIdx * m.embeddingDim, (m.paddingIdx + 1) * m.embeddingDim);
+        m.weight.value = w;
+      } else if (m instanceof RMSNorm) {
+        m.weight.value = Tensor.ones(m.weight.shape);
+      }
+    }
+    return this;
+  }
+}
