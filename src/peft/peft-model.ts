@@ -1,0 +1,241 @@
+/**
+ * PeftModel: a model with adapters injected, and everything PEFT's PeftModel/BaseTuner do with them
+ * — add, activate, delete, disable, merge, unmerge, unload — with PEFT's module paths
+ * (`base_model.model.<path>`) so that checkpoint keys line up with Python PEFT's.
+ */
+import { Linear, Module, type Parameter } from '../nn/index.ts';
+import { BoneConfig, MissConfig } from './bone/config.ts';
+import { BoneLinear } from './bone/layer.ts';
+import { PeftError } from './errors.ts';
+import { LoraConfig } from './lora/config.ts';
+import { LoraLinear } from './lora/layer.ts';
+import { loadAdapterInto, peftFromPretrained, savePeftModel, type LoadAdapterOptions } from './checkpoint.ts';
+import { selectTargets, type ModuleInfo } from './targets.ts';
+import { AdapterLayer } from './tuner-layer.ts';
+
+export type AdapterConfig = BoneConfig | MissConfig | LoraConfig;
+
+/** What PeftModel needs to know about the model it wraps (every CausalLM here has these). */
+export interface AdaptableModel extends Module {
+  readonly config?: { model_type?: string; [k: string]: unknown };
+  /** Where the model was loaded from (written as base_model_name_or_path). */
+  nameOrPath?: string;
+}
+
+type ForwardInput<M> = M extends { forward(input: infer I): unknown } ? I : never;
+type ForwardOutput<M> = M extends { forward(input: never): infer O } ? O : never;
+
+/** The tuner level of PEFT's wrapper (MissModel, BoneModel, LoraModel): holds the model as `model`. */
+export class TunerModel<M extends AdaptableModel> extends Module {
+  readonly model: M;
+  constructor(model: M) {
+    super();
+    this.model = this.registerModule('model', model);
+  }
+}
+
+export interface PeftModelOptions {
+  warn?: (message: string) => void;
+}
+
+export class PeftModel<M extends AdaptableModel = AdaptableModel> extends Module {
+  readonly base_model: TunerModel<M>;
+  readonly peftConfig = new Map<string, AdapterConfig>();
+  activeAdapters: string[] = [];
+  readonly warn: (message: string) => void;
+
+  constructor(model: M, config: AdapterConfig, adapterName = 'default', opts: PeftModelOptions = {}) {
+    super();
+    this.warn = opts.warn ?? ((m) => console.warn(m));
+    this.base_model = this.registerModule('base_model', new TunerModel(model));
+    this.#inject(adapterName, config);
+    this.setAdapter(adapterName);
+  }
+
+  /** The wrapped model, with adapter layers in place of its targeted Linear layers. */
+  get model(): M { return this.base_model.model; }
+  get peftType(): AdapterConfig['peftType'] { return [...this.peftConfig.values()][0]!.peftType; }
+  get activeAdapter(): string { return this.activeAdapters[0]!; }
+
+  forward(input: ForwardInput<M>): ForwardOutput<M> {
+    const m = this.model as unknown as { forward?: (i: ForwardInput<M>) => ForwardOutput<M> };
+    if (typeof m.forward !== 'function') throw new PeftError(`PeftModel.forward: the wrapped ${this.model.constructor.name} has no forward()`);
+    return m.forward(input);
+  }
+
+  /** Every adapter layer with its path inside the wrapped model. */
+  adapterLayers(): [string, AdapterLayer][] {
+    return this.model.namedModules().filter((e): e is [string, AdapterLayer] => e[1] instanceof AdapterLayer);
+  }
+
+  // ---- adapters ---------------------------------------------------------------------------------
+
+  /** Add an adapter (inactive, frozen) next to the existing ones; `setAdapter` activates it. */
+  addAdapter(adapterName: string, config: AdapterConfig): void {
+    this.#inject(adapterName, config);
+    this.setAdapter(this.activeAdapters);
+  }
+
+  /** Activate one adapter or several (outputs add up for default/mini; BAT weights chain in order). */
+  setAdapter(names: string | readonly string[]): void {
+    const list = typeof names === 'string' ? [names] : [...names];
+    for (const n of list) if (!this.peftConfig.has(n)) throw new PeftError(`Adapter ${n} not found. Available adapters: ${[...this.peftConfig.keys()].join(', ')}`);
+    if (this.adapterLayers().some(([, l]) => l.merged)) {
+      throw new PeftError('Adapter cannot be set when the model is merged. Unmerge the model first (await unmergeAdapter()).');
+    }
+    this.activeAdapters = list;
+    for (const [, layer] of this.adapterLayers()) {
+      layer.setAdapter(list, list.some((n) => !this.peftConfig.get(n)!.inferenceMode));
+    }
+    this.#markOnlyAdaptersTrainable();
+  }
+
+  deleteAdapter(adapterName: string): void {
+    if (!this.peftConfig.has(adapterName)) throw new PeftError(`Adapter ${adapterName} does not exist`);
+    for (const [, layer] of this.adapterLayers()) if (layer.adapterNames().includes(adapterName)) layer.deleteAdapter(adapterName);
+    this.peftConfig.delete(adapterName);
+    const remaining = this.activeAdapters.filter((a) => a !== adapterName);
+    if (remaining.length === 0 && this.peftConfig.size > 0) {
+      const next = [...this.peftConfig.keys()].sort()[0]!;
+      this.warn(`Adapter ${adapterName} was active which is now deleted. Setting active adapter to ${next}.`);
+      remaining.push(next);
+    }
+    this.activeAdapters = remaining;
+    if (remaining.length) this.setAdapter(remaining);
+  }
+
+  /** Run `fn` with every adapter layer bypassed (PEFT's disable_adapter context); merged adapters are unmerged first. */
+  async withAdaptersDisabled<T>(fn: () => T | Promise<T>): Promise<T> {
+    for (const [, layer] of this.adapterLayers()) if (layer.merged) await layer.unmerge(this.warn);
+    const layers = this.adapterLayers();
+    for (const [, l] of layers) l.disabled = true;
+    try {
+      return await fn();
+    } finally {
+      for (const [, l] of layers) l.disabled = false;
+    }
+  }
+
+  // ---- merge / unload --------------------------------------------------------------------------
+
+  /** Merge adapters (default: the active ones) into the base weights. */
+  async mergeAdapter(adapterNames?: readonly string[], opts: { safeMerge?: boolean } = {}): Promise<void> {
+    if (typeof adapterNames === 'string') throw new PeftError(`adapter_names should be a list of strings, got '${adapterNames as string}'.`);
+    const names = adapterNames ?? this.activeAdapters;
+    for (const [, layer] of this.adapterLayers()) await layer.merge(names, opts.safeMerge ?? false, this.warn);
+  }
+
+  async unmergeAdapter(): Promise<void> {
+    for (const [, layer] of this.adapterLayers()) await layer.unmerge(this.warn);
+  }
+
+  /** Merge, then put each adapter layer's base Linear back: a plain model that transformers can load. */
+  async mergeAndUnload(opts: { safeMerge?: boolean; adapterNames?: readonly string[] } = {}): Promise<M> {
+    for (const [, layer] of this.adapterLayers()) {
+      if (!layer.merged) await layer.merge(opts.adapterNames ?? this.activeAdapters, opts.safeMerge ?? false, this.warn);
+    }
+    return this.unload();
+  }
+
+  /** Put each adapter layer's base Linear back without merging (adapters are dropped). */
+  unload(): M {
+    for (const [path, layer] of this.adapterLayers()) this.model.setSubmodule(path, layer.base_layer);
+    return this.model;
+  }
+
+  // ---- checkpoints (PEFT's format; see checkpoint.ts) --------------------------------------------
+
+  /** Write adapter_config.json + adapter_model.safetensors per adapter (others in subfolders). */
+  async savePretrained(dir: string, opts: { selectedAdapters?: readonly string[] } = {}): Promise<string[]> {
+    return savePeftModel(this, dir, opts);
+  }
+
+  /** Load another adapter folder next to the existing adapters (inactive until setAdapter). */
+  async loadAdapter(dir: string, adapterName: string, opts: Omit<LoadAdapterOptions, 'adapterName'> = {}): Promise<void> {
+    return loadAdapterInto(this, dir, adapterName, opts);
+  }
+
+  /** PEFT's PeftModel.from_pretrained: `model` with the adapter saved in `dir` (frozen unless isTrainable). */
+  static async fromPretrained<M extends AdaptableModel>(model: M, dir: string, opts: LoadAdapterOptions = {}): Promise<PeftModel<M>> {
+    return peftFromPretrained(model, dir, opts);
+  }
+
+  // ---- parameters -------------------------------------------------------------------------------
+
+  /** The trainable tensors (the active adapters' blocks), with their PEFT names. */
+  trainableParameters(): [string, Parameter][] {
+    return this.namedParameters().filter(([, p]) => p.requiresGrad);
+  }
+
+  /** PEFT's print_trainable_parameters line; also returned with the counts. */
+  printTrainableParameters(log: (line: string) => void = console.log): { trainable: number; all: number; line: string } {
+    const params = this.namedParameters();
+    const all = params.reduce((n, [, p]) => n + p.size, 0);
+    const trainable = params.filter(([, p]) => p.requiresGrad).reduce((n, [, p]) => n + p.size, 0);
+    const line = `trainable params: ${trainable.toLocaleString('en-US')} || all params: ${all.toLocaleString('en-US')} || trainable%: ${(100 * trainable / all).toFixed(4)}`;
+    log(line);
+    return { trainable, all, line };
+  }
+
+  #markOnlyAdaptersTrainable(): void {
+    const prefixes = new Set([...this.peftConfig.values()].map((c) => c.prefix));
+    const adapterParams = new Set<Parameter>();
+    for (const [, layer] of this.adapterLayers()) for (const n of layer.adapterNames()) for (const p of layer.adapterParameters(n)) adapterParams.add(p);
+    for (const [name, p] of this.namedParameters()) {
+      if (!adapterParams.has(p) && ![...prefixes].some((pre) => name.includes(pre))) p.requiresGrad = false;
+    }
+  }
+
+  // ---- injection --------------------------------------------------------------------------------
+
+  #inject(adapterName: string, config: AdapterConfig): void {
+    if (!/^[^.]+$/.test(adapterName)) throw new PeftError(`adapter name must be non-empty and contain no ".", found "${adapterName}"`);
+    if (this.peftConfig.has(adapterName)) throw new PeftError(`Adapter with name ${adapterName} already exists. Choose another name or delete it first.`);
+    const existing = [...this.peftConfig.values()][0];
+    if (existing && existing.peftType !== config.peftType) {
+      throw new PeftError(`cannot add a ${config.peftType} adapter "${adapterName}" to a model that has ${existing.peftType} adapters; mixing adapter types is not supported`);
+    }
+    if (config.bias !== 'none' && [...this.peftConfig.values()].some((c) => c.bias !== 'none')) {
+      throw new PeftError(`${config.peftType === 'LORA' ? 'LoraModel' : config.peftType === 'BONE' ? 'BoneModel' : 'MissModel'} supports only 1 adapter with bias. When using multiple adapters, set bias to 'none' for all adapters.`);
+    }
+    if (config.modulesToSave !== null && config.modulesToSave.length > 0) {
+      throw new PeftError(`modules_to_save (${config.modulesToSave.join(', ')}) is not supported yet by bone-peft; train those modules in Python PEFT or leave modulesToSave empty`);
+    }
+    if (config.bias !== 'none') {
+      throw new PeftError(`bias="${config.bias}" is not supported yet by bone-peft (PEFT does not save Bone/MiSS biases before its HEAD either); use bias "none"`);
+    }
+    const model = this.model;
+    const modules: ModuleInfo[] = [];
+    const inside = new Set<Module>();
+    for (const [, m] of model.namedModules()) if (m instanceof AdapterLayer) for (const sub of m.modules()) if (sub !== m) inside.add(sub);
+    for (const [name, m] of model.namedModules()) {
+      if (inside.has(m)) continue;
+      modules.push({ name, isLinear: m instanceof Linear || m instanceof AdapterLayer });
+    }
+    const modelType = String(model.config?.model_type ?? '');
+    const hasHead = modules.some((m) => m.name === 'lm_head');
+    const { targets, names } = selectTargets(config, modules, { modelType, outputEmbedding: hasHead ? 'lm_head' : null, warn: this.warn });
+    for (const name of names) {
+      const target = model.getSubmodule(name);
+      if (target instanceof AdapterLayer) {
+        target.updateLayer(adapterName, config);
+        continue;
+      }
+      if (!(target instanceof Linear)) {
+        throw new PeftError(`Target module ${name} (${target.constructor.name}) is not supported. Currently, only \`Linear\` is supported.`);
+      }
+      const layer = config instanceof LoraConfig ? new LoraLinear(target) : new BoneLinear(target, config.prefix as 'bone_' | 'miss_');
+      layer.updateLayer(adapterName, config);
+      layer.training = target.training;
+      model.setSubmodule(name, layer);
+    }
+    // As PEFT: the resolved targets are what the saved config lists (all-linear expands to full names).
+    config.targetModules = targets;
+    this.peftConfig.set(adapterName, config);
+  }
+}
+
+/** Wrap a model with a new adapter (PEFT's get_peft_model). */
+export function getPeftModel<M extends AdaptableModel>(model: M, config: AdapterConfig, adapterName = 'default', opts: PeftModelOptions = {}): PeftModel<M> {
+  return new PeftModel(model, config, adapterName, opts);
+}
