@@ -1,2 +1,9 @@
 /** bone-peft's public API. */
 export * from './engine/index.ts';
+export * from './nn/index.ts';
+export * from './models/index.ts';
+export { SafetensorsError, readSafetensors, readSafetensorsHeader, writeSafetensors, openSafetensors, type SafetensorsTensor, type SafetensorsDType } from './io/safetensors.ts';
+export { loadTokenizer, PretrainedTokenizer, TokenizerError, type ChatMessage } from './io/tokenizer.ts';
+export * from './peft/index.ts';
+export { AdamW, SGD, clipGradNorm, type Trainable, type PendingUpdate } from './train/optim.ts';
+export { lrMultiplier, type ScheduleName, type ScheduleOptions } from './train/schedule.ts';
