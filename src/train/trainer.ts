@@ -1,0 +1,303 @@
+/**
+ * The Trainer: runs optimizer steps on a PeftModel over batches, each optimizer step one graph
+ * (forward → loss → gradients → clipping → AdamW, docs/design.md §2.5), with gradient
+ * accumulation, a learning-rate schedule, evaluation, NaN detection, events for logging, and
+ * checkpoints that resume exactly.
+ */
+import { Tensor, getDefaultGenerator, grad, manualSeed, realize } from '../engine/index.ts';
+import { causalLMLoss, type CausalLM } from '../models/index.ts';
+import { join } from 'node:path';
+import { readSafetensors } from '../io/safetensors.ts';
+import { ADAPTER_WEIGHTS_NAME, type PeftModel } from '../peft/index.ts';
+import { savedKey } from '../peft/checkpoint.ts';
+import type { Parameter } from '../nn/index.ts';
+import { latestCheckpoint, pruneCheckpoints, readCheckpoint, writeCheckpoint, type TrainerState } from './checkpoint.ts';
+import { AdamW, SGD, clipGradNorm, type ParamGroup } from './optim.ts';
+import { lrMultiplier, type ScheduleName } from './schedule.ts';
+
+/** One micro-batch, right-padded: labels are -100 where there is no loss. */
+export interface TrainBatch {
+  inputIds: Tensor;
+  attentionMask: Tensor;
+  labels: Tensor;
+}
+
+/** The batches of each epoch, in order: a pure function of the epoch, so that a run can resume mid-epoch. */
+export interface TrainData {
+  epochBatches(epoch: number): readonly TrainBatch[];
+}
+
+export class TrainingError extends Error {
+  override name = 'TrainingError';
+}
+
+export interface TrainerOptions {
+  /** Peak learning rate (default 2e-4). */
+  lr?: number;
+  optimizer?: 'adamw' | 'sgd';
+  /** AdamW's decoupled weight decay (default 0, as transformers' TrainingArguments); not applied to biases and norm weights. */
+  weightDecay?: number;
+  betas?: [number, number];
+  eps?: number;
+  momentum?: number;
+  schedule?: ScheduleName;
+  warmupSteps?: number;
+  /** Optimizer steps; default: epochs × batches per epoch / accumulation. */
+  maxSteps?: number;
+  epochs?: number;
+  gradientAccumulationSteps?: number;
+  /** Clip the global gradient norm to this (default 1.0, as transformers); 0 disables. */
+  maxGradNorm?: number;
+  evalData?: TrainData;
+  /** Evaluate every N optimizer steps (and at the end) when evalData is given. */
+  evalEvery?: number;
+  /** Folder for checkpoints; none are written without it. */
+  outputDir?: string;
+  saveEvery?: number;
+  /** Keep only the newest N checkpoints (default 2). */
+  saveTotalLimit?: number;
+  /** Continue from the newest checkpoint in outputDir when there is one. */
+  resume?: boolean;
+  seed?: number;
+  /** Stops the run cleanly at the next step boundary, after writing a checkpoint (Ctrl-C). */
+  signal?: AbortSignal;
+  onEvent?: (e: TrainerEvent) => void;
+  /** Recorded in checkpoints and reports. */
+  settings?: Record<string, unknown>;
+}
+
+export type TrainerEvent =
+  | { type: 'start'; totalSteps: number; startStep: number; trainable: number; resumedFrom: string | null }
+  | { type: 'step'; step: number; totalSteps: number; loss: number; lr: number; gradNorm: number | null; tokens: number; seconds: number; tokensPerSecond: number }
+  | { type: 'eval'; step: number; evalLoss: number }
+  | { type: 'checkpoint'; step: number; dir: string }
+  | { type: 'end'; step: number; reason: 'completed' | 'interrupted' };
+
+export interface TrainResult {
+  step: number;
+  reason: 'completed' | 'interrupted';
+  history: TrainerState['history'];
+  finalEvalLoss: number | null;
+}
+
+export class Trainer {
+  readonly peft: PeftModel<CausalLM>;
+  readonly train: TrainData;
+  readonly opts: Required<Pick<TrainerOptions, 'lr' | 'optimizer' | 'weightDecay' | 'eps' | 'momentum' | 'schedule' | 'warmupSteps' | 'epochs' | 'gradientAccumulationSteps' | 'maxGradNorm' | 'evalEvery' | 'saveEvery' | 'saveTotalLimit' | 'seed'>> & TrainerOptions;
+  readonly params: [string, Parameter][];
+  readonly optimizer: AdamW | SGD;
+  history: TrainerState['history'] = [];
+  #epoch = 0;
+  #batchIndex = 0;
+  #step = 0;
+
+  constructor(peft: PeftModel<CausalLM>, train: TrainData, options: TrainerOptions = {}) {
+    this.peft = peft;
+    this.train = train;
+    this.opts = {
+      lr: 2e-4, optimizer: 'adamw', weightDecay: 0, eps: 1e-8, momentum: 0, schedule: 'linear', warmupSteps: 0, epochs: 1,
+      gradientAccumulationSteps: 1, maxGradNorm: 1, evalEvery: 0, saveEvery: 0, saveTotalLimit: 2, seed: 42, ...options,
+    };
+    if (!(this.opts.gradientAccumulationSteps >= 1)) throw new TrainingError(`gradientAccumulationSteps must be ≥ 1, found ${this.opts.gradientAccumulationSteps}`);
+    this.params = peft.trainableParameters();
+    if (this.params.length === 0) throw new TrainingError('the model has no trainable parameters: was the adapter loaded with isTrainable: false?');
+    const noDecay = ([name]: [string, Parameter]): boolean => /bias|norm/i.test(name);
+    const groups: ParamGroup[] = [
+      { params: this.params.filter((e) => !noDecay(e)).map(([, p]) => p), weightDecay: this.opts.weightDecay },
+      { params: this.params.filter(noDecay).map(([, p]) => p), weightDecay: 0 },
+    ].filter((g) => g.params.length > 0);
+    this.optimizer = this.opts.optimizer === 'sgd'
+      ? new SGD(groups, { momentum: this.opts.momentum })
+      : new AdamW(groups, { betas: this.opts.betas ?? [0.9, 0.999], eps: this.opts.eps });
+    // The optimizer sees parameters group by group: keep `params` in that order.
+    this.params = groups.flatMap((g) => g.params.map((p) => this.params.find(([, q]) => q === p)!));
+  }
+
+  get step(): number { return this.#step; }
+
+  totalSteps(): number {
+    if (this.opts.maxSteps !== undefined) return this.opts.maxSteps;
+    const perEpoch = Math.floor(this.train.epochBatches(0).length / this.opts.gradientAccumulationSteps);
+    if (perEpoch === 0) throw new TrainingError(`an epoch has fewer batches than gradientAccumulationSteps (${this.opts.gradientAccumulationSteps})`);
+    return perEpoch * this.opts.epochs;
+  }
+
+  #nextBatch(): TrainBatch {
+    let batches = this.train.epochBatches(this.#epoch);
+    if (batches.length === 0) throw new TrainingError('the training data has no batches');
+    if (this.#batchIndex >= batches.length) {
+      this.#epoch++;
+      this.#batchIndex = 0;
+      batches = this.train.epochBatches(this.#epoch);
+    }
+    return batches[this.#batchIndex++]!;
+  }
+
+  #lossOf(batch: TrainBatch, numItems: Tensor): Tensor {
+    const { logits } = this.peft.forward({ inputIds: batch.inputIds, attentionMask: batch.attentionMask });
+    return causalLMLoss(logits, batch.labels, { numItemsInBatch: numItems });
+  }
+
+  /** One optimizer step over `gradientAccumulationSteps` micro-batches; returns the mean loss per kept label. */
+  async trainStep(): Promise<{ loss: number; gradNorm: number | null; tokens: number; lr: number }> {
+    const k = this.opts.gradientAccumulationSteps;
+    const batches = Array.from({ length: k }, () => this.#nextBatch());
+    // transformers' num_items_in_batch: every micro-batch's summed loss is divided by the labels of the whole
+    // step, so accumulation equals one big batch. Fed as a scalar: a new count compiles nothing.
+    const items = batches.reduce((n, b) => n + countLossTokens(b.labels), 0);
+    if (items === 0) throw new TrainingError(`step ${this.#step + 1}: the batch has no label to learn from (all -100)`);
+    const numItems = Tensor.scalar(items);
+    const tokens = batches.reduce((n, b) => n + countNonZero(b.attentionMask), 0);
+    const values = this.params.map(([, p]) => p.value);
+    let acc: Tensor[] | null = null;
+    let lossSum = 0;
+    for (let i = 0; i < k - 1; i++) {
+      const loss = this.#lossOf(batches[i]!, numItems);
+      const g = grad(loss, values);
+      const next: Tensor[] = acc ? g.map((x, j) => x.add(acc![j]!)) : g;
+      await realize([loss, ...next]);
+      lossSum += await loss.item();
+      acc = next.map((x) => x.detach());
+    }
+    const loss = this.#lossOf(batches[k - 1]!, numItems);
+    let grads = grad(loss, values);
+    if (acc) grads = grads.map((x, j) => x.add(acc![j]!));
+    let gradNorm: Tensor | null = null;
+    if (this.opts.maxGradNorm > 0) ({ grads, totalNorm: gradNorm } = clipGradNorm(grads, this.opts.maxGradNorm));
+    const lr = this.opts.lr * lrMultiplier(this.#step, { name: this.opts.schedule, warmupSteps: this.opts.warmupSteps, totalSteps: this.totalSteps() });
+    const update = this.optimizer.update(grads, lr);
+    await realize([loss, ...(gradNorm ? [gradNorm] : []), ...update.tensors]);
+    lossSum += await loss.item();
+    if (!Number.isFinite(lossSum)) {
+      throw new TrainingError(`the loss became ${lossSum} at step ${this.#step + 1}; the adapter was not updated. Lower the learning rate (${this.opts.lr}) or check the data.`);
+    }
+    update.commit();
+    this.#step++;
+    return { loss: lossSum, gradNorm: gradNorm ? await gradNorm.item() : null, tokens, lr };
+  }
+
+  /** Mean loss per kept label over the evaluation batches (no gradients, dropout off). */
+  async evaluate(data: TrainData | undefined = this.opts.evalData): Promise<number> {
+    if (!data) throw new TrainingError('evaluate: no evaluation data');
+    const wasTraining = this.peft.training;
+    this.peft.eval();
+    let sum = 0;
+    let n = 0;
+    try {
+      for (const b of data.epochBatches(0)) {
+        const items = countLossTokens(b.labels);
+        if (items === 0) continue;
+        const loss = this.#lossOf(b, Tensor.scalar(1));
+        sum += await loss.item();
+        n += items;
+      }
+    } finally {
+      this.peft.train(wasTraining);
+    }
+    return n ? sum / n : NaN;
+  }
+
+  #state(): TrainerState {
+    return {
+      step: this.#step, epoch: this.#epoch, batchIndex: this.#batchIndex, rng: getDefaultGenerator().getState(),
+      history: this.history, settings: this.opts.settings ?? {},
+    };
+  }
+
+  #optimizerTensors(): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    const opt = this.optimizer;
+    this.params.forEach(([name], i) => {
+      if (opt instanceof AdamW) {
+        out.set(`m.${name}`, opt.m[i]!);
+        out.set(`v.${name}`, opt.v[i]!);
+      } else if (opt.buf[i]) out.set(`buf.${name}`, opt.buf[i]!);
+    });
+    return out;
+  }
+
+  async saveCheckpoint(): Promise<string> {
+    if (!this.opts.outputDir) throw new TrainingError('saveCheckpoint: no outputDir');
+    const dir = await writeCheckpoint(this.opts.outputDir, this.peft, this.#state(), this.#optimizerTensors());
+    await pruneCheckpoints(this.opts.outputDir, this.opts.saveTotalLimit);
+    this.opts.onEvent?.({ type: 'checkpoint', step: this.#step, dir });
+    return dir;
+  }
+
+  /** Restore adapter, optimizer, position and RNG from a checkpoint folder. */
+  async restore(dir: string): Promise<void> {
+    const { state, optimizer } = await readCheckpoint(dir);
+    const { tensors } = await readSafetensors(join(dir, ADAPTER_WEIGHTS_NAME));
+    const adapterName = this.peft.activeAdapter;
+    const prefix = this.peft.peftConfig.get(adapterName)!.prefix;
+    for (const [name, p] of this.params) {
+      const key = savedKey(name, prefix, adapterName) ?? name;
+      const t = tensors.get(key);
+      if (!t || t.dtype !== 'F32') throw new TrainingError(`${dir}: checkpoint has no float32 tensor ${key} for ${name}`);
+      p.value = Tensor.fromData(t.data, t.shape);
+      p.value.requiresGrad = true;
+    }
+    const take = (prefix: string): Tensor[] => this.params.map(([name]) => {
+      const t = optimizer.get(`${prefix}.${name}`);
+      if (!t) throw new TrainingError(`${dir}: optimizer state has no ${prefix}.${name}`);
+      return t;
+    });
+    if (this.optimizer instanceof AdamW) this.optimizer.setState({ step: state.step, m: take('m'), v: take('v') });
+    else { this.optimizer.buf = this.params.map(([name]) => optimizer.get(`buf.${name}`) ?? null); this.optimizer.stepCount = state.step; }
+    this.#step = state.step;
+    this.#epoch = state.epoch;
+    this.#batchIndex = state.batchIndex;
+    this.history = state.history;
+    getDefaultGenerator().setState(state.rng);
+  }
+
+  async run(): Promise<TrainResult> {
+    const o = this.opts;
+    manualSeed(o.seed);
+    let resumedFrom: string | null = null;
+    if (o.resume && o.outputDir) {
+      resumedFrom = await latestCheckpoint(o.outputDir);
+      if (resumedFrom) await this.restore(resumedFrom);
+    }
+    const total = this.totalSteps();
+    o.onEvent?.({ type: 'start', totalSteps: total, startStep: this.#step, trainable: this.params.reduce((n, [, p]) => n + p.size, 0), resumedFrom });
+    this.peft.train();
+    let reason: TrainResult['reason'] = 'completed';
+    let finalEvalLoss: number | null = null;
+    while (this.#step < total) {
+      if (o.signal?.aborted) { reason = 'interrupted'; break; }
+      const t0 = performance.now();
+      const r = await this.trainStep();
+      const seconds = (performance.now() - t0) / 1000;
+      const record: TrainerState['history'][number] = { step: this.#step, loss: r.loss, lr: r.lr };
+      this.history.push(record);
+      o.onEvent?.({ type: 'step', step: this.#step, totalSteps: total, loss: r.loss, lr: r.lr, gradNorm: r.gradNorm, tokens: r.tokens, seconds, tokensPerSecond: r.tokens / seconds });
+      const last = this.#step === total;
+      if (o.evalData && ((o.evalEvery > 0 && this.#step % o.evalEvery === 0) || last)) {
+        record.evalLoss = await this.evaluate();
+        finalEvalLoss = record.evalLoss;
+        o.onEvent?.({ type: 'eval', step: this.#step, evalLoss: record.evalLoss });
+      }
+      if (o.outputDir && o.saveEvery > 0 && this.#step % o.saveEvery === 0 && !last) await this.saveCheckpoint();
+    }
+    if (reason === 'interrupted' && o.outputDir) await this.saveCheckpoint();
+    o.onEvent?.({ type: 'end', step: this.#step, reason });
+    return { step: this.#step, reason, history: this.history, finalEvalLoss };
+  }
+}
+
+/** Labels that enter the causal-LM loss: positions 1.. of each row that are not -100 (labels shift left). */
+export function countLossTokens(labels: Tensor): number {
+  const data = labels.storage as BigInt64Array | Int32Array;
+  const [rows, cols] = labels.shape as [number, number];
+  let n = 0;
+  for (let r = 0; r < rows; r++) for (let c = 1; c < cols; c++) if (Number(data[r * cols + c]) !== -100) n++;
+  return n;
+}
+
+function countNonZero(mask: Tensor): number {
+  const data = mask.storage as ArrayLike<number | bigint>;
+  let n = 0;
+  for (let i = 0; i < data.length; i++) if (Number(data[i]) !== 0) n++;
+  return n;
+}
