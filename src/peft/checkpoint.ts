@@ -29,17 +29,24 @@ export function savedKey(name: string, prefix: string, adapterName: string): str
   const parts = name.split('.');
   for (let i = 0; i < parts.length - 1; i++) {
     if (parts[i]!.startsWith(prefix) && parts[i + 1] === adapterName) return [...parts.slice(0, i + 1), ...parts.slice(i + 2)].join('.');
+    // modules_to_save copies are saved under the module's own keys
+    if (parts[i] === 'modules_to_save' && parts[i + 1] === adapterName) return [...parts.slice(0, i), ...parts.slice(i + 2)].join('.');
   }
   return null;
 }
 
-/** The in-memory parameter name of a saved key (PEFT's set_peft_model_state_dict). */
-export function loadedName(key: string, prefix: string, adapterName: string): string | null {
+/**
+ * The in-memory parameter name of a saved key (PEFT's set_peft_model_state_dict): the adapter name
+ * goes back after the method's module, or after `modules_to_save` for keys under a wrapped module
+ * (`wrapperPaths` are full paths such as `base_model.model.lm_head`).
+ */
+export function loadedName(key: string, prefix: string, adapterName: string, wrapperPaths: readonly string[] = []): string | null {
   const parts = key.split('.');
   for (let i = parts.length - 1; i >= 0; i--) {
     if (parts[i]!.startsWith(prefix)) return [...parts.slice(0, i + 1), adapterName, ...parts.slice(i + 1)].join('.');
   }
-  return null;
+  const wrapper = wrapperPaths.find((w) => key.startsWith(`${w}.`));
+  return wrapper ? `${wrapper}.modules_to_save.${adapterName}${key.slice(wrapper.length)}` : null;
 }
 
 /** The adapter's tensors keyed as PEFT saves them. */
@@ -150,7 +157,7 @@ async function assignWeights(peft: PeftModel, file: string, tensors: Map<string,
   const unexpected: string[] = [];
   const assignments: [string, Tensor][] = [];
   for (const [key, t] of tensors) {
-    const name = loadedName(key, config.prefix, adapterName);
+    const name = loadedName(key, config.prefix, adapterName, peft.savedModules().map(([p]) => `base_model.model.${p}`));
     const param = name === null ? undefined : params.get(name);
     if (!param || name === null) { unexpected.push(key); continue; }
     if (param.shape.join(',') !== t.shape.join(',')) {

@@ -11,6 +11,7 @@ import { LoraConfig } from './lora/config.ts';
 import { LoraLinear } from './lora/layer.ts';
 import { loadAdapterInto, peftFromPretrained, savePeftModel, type LoadAdapterOptions } from './checkpoint.ts';
 import { selectTargets, type ModuleInfo } from './targets.ts';
+import { ModulesToSaveWrapper } from './modules-to-save.ts';
 import { AdapterLayer } from './tuner-layer.ts';
 
 export type AdapterConfig = BoneConfig | MissConfig | LoraConfig;
@@ -68,6 +69,11 @@ export class PeftModel<M extends AdaptableModel = AdaptableModel> extends Module
     return this.model.namedModules().filter((e): e is [string, AdapterLayer] => e[1] instanceof AdapterLayer);
   }
 
+  /** Every modules_to_save wrapper with its path inside the wrapped model. */
+  savedModules(): [string, ModulesToSaveWrapper][] {
+    return this.model.namedModules().filter((e): e is [string, ModulesToSaveWrapper] => e[1] instanceof ModulesToSaveWrapper);
+  }
+
   // ---- adapters ---------------------------------------------------------------------------------
 
   /** Add an adapter (inactive, frozen) next to the existing ones; `setAdapter` activates it. */
@@ -84,15 +90,17 @@ export class PeftModel<M extends AdaptableModel = AdaptableModel> extends Module
       throw new PeftError('Adapter cannot be set when the model is merged. Unmerge the model first (await unmergeAdapter()).');
     }
     this.activeAdapters = list;
-    for (const [, layer] of this.adapterLayers()) {
-      layer.setAdapter(list, list.some((n) => !this.peftConfig.get(n)!.inferenceMode));
-    }
+    const trainable = list.some((n) => !this.peftConfig.get(n)!.inferenceMode);
+    for (const [, layer] of this.adapterLayers()) layer.setAdapter(list, trainable);
+    // As PEFT: one modules_to_save copy is active, the first active adapter's.
+    for (const [, w] of this.savedModules()) w.setAdapter(list[0] ?? null, trainable);
     this.#markOnlyAdaptersTrainable();
   }
 
   deleteAdapter(adapterName: string): void {
     if (!this.peftConfig.has(adapterName)) throw new PeftError(`Adapter ${adapterName} does not exist`);
     for (const [, layer] of this.adapterLayers()) if (layer.adapterNames().includes(adapterName)) layer.deleteAdapter(adapterName);
+    for (const [, w] of this.savedModules()) w.deleteAdapter(adapterName);
     this.peftConfig.delete(adapterName);
     const remaining = this.activeAdapters.filter((a) => a !== adapterName);
     if (remaining.length === 0 && this.peftConfig.size > 0) {
@@ -107,12 +115,12 @@ export class PeftModel<M extends AdaptableModel = AdaptableModel> extends Module
   /** Run `fn` with every adapter layer bypassed (PEFT's disable_adapter context); merged adapters are unmerged first. */
   async withAdaptersDisabled<T>(fn: () => T | Promise<T>): Promise<T> {
     for (const [, layer] of this.adapterLayers()) if (layer.merged) await layer.unmerge(this.warn);
-    const layers = this.adapterLayers();
-    for (const [, l] of layers) l.disabled = true;
+    const layers: { disabled: boolean }[] = [...this.adapterLayers(), ...this.savedModules()].map(([, l]) => l);
+    for (const l of layers) l.disabled = true;
     try {
       return await fn();
     } finally {
-      for (const [, l] of layers) l.disabled = false;
+      for (const l of layers) l.disabled = false;
     }
   }
 
@@ -137,9 +145,18 @@ export class PeftModel<M extends AdaptableModel = AdaptableModel> extends Module
     return this.unload();
   }
 
-  /** Put each adapter layer's base Linear back without merging (adapters are dropped). */
+  /** Put each adapter layer's base Linear back without merging (adapters are dropped); modules_to_save keep the active adapter's values. */
   unload(): M {
     for (const [path, layer] of this.adapterLayers()) this.model.setSubmodule(path, layer.base_layer);
+    const counts = new Map<Parameter, number>();
+    for (const [, p] of this.model.namedParameters({ removeDuplicate: false })) counts.set(p, (counts.get(p) ?? 0) + 1);
+    for (const [path, w] of this.savedModules()) {
+      const tied = w.original_module.parameters().filter((p) => counts.get(p)! > 1);
+      if (tied.length && w.activeAdapter !== null) {
+        throw new PeftError(`cannot unload modules_to_save "${path}": its parameters are tied to another module (e.g. lm_head and embed_tokens), so writing the trained values back would change both; save the adapter instead`);
+      }
+      this.model.setSubmodule(path, w.unwrap(true));
+    }
     return this.model;
   }
 
@@ -181,12 +198,31 @@ export class PeftModel<M extends AdaptableModel = AdaptableModel> extends Module
     const prefixes = new Set([...this.peftConfig.values()].map((c) => c.prefix));
     const adapterParams = new Set<Parameter>();
     for (const [, layer] of this.adapterLayers()) for (const n of layer.adapterNames()) for (const p of layer.adapterParameters(n)) adapterParams.add(p);
+    for (const [, w] of this.savedModules()) for (const n of w.copies.keys()) for (const p of w.adapterParameters(n)) adapterParams.add(p);
     for (const [name, p] of this.namedParameters()) {
       if (!adapterParams.has(p) && ![...prefixes].some((pre) => name.includes(pre))) p.requiresGrad = false;
     }
   }
 
   // ---- injection --------------------------------------------------------------------------------
+
+  #wrapModulesToSave(adapterName: string, config: AdapterConfig, inside: ReadonlySet<Module>): void {
+    const entries = config.modulesToSave ?? [];
+    if (entries.length === 0) return;
+    const model = this.model;
+    const candidates = model.namedModules().filter(([, m]) => !inside.has(m) && !(m instanceof AdapterLayer)).map(([p]) => p);
+    const paths = modulesToSaveMatches(candidates, entries);
+    for (const e of entries) {
+      if (!paths.some((p) => p.endsWith(e))) throw new PeftError(`modules_to_save entry "${e}" matches no module of the model (module paths end with e.g. ${candidates.slice(-3).join(', ')})`);
+    }
+    // A wrapper's own path also ends with the entry: wrap outermost matches only.
+    for (const path of paths.filter((p) => !paths.some((q) => q !== p && p.startsWith(`${q}.`)))) {
+      const target = model.getSubmodule(path);
+      const wrapper = target instanceof ModulesToSaveWrapper ? target : new ModulesToSaveWrapper(target);
+      wrapper.addAdapter(adapterName);
+      if (wrapper !== target) model.setSubmodule(path, wrapper);
+    }
+  }
 
   #inject(adapterName: string, config: AdapterConfig): void {
     if (!/^[^.]+$/.test(adapterName)) throw new PeftError(`adapter name must be non-empty and contain no ".", found "${adapterName}"`);
@@ -197,9 +233,6 @@ export class PeftModel<M extends AdaptableModel = AdaptableModel> extends Module
     }
     if (config.bias !== 'none' && [...this.peftConfig.values()].some((c) => c.bias !== 'none')) {
       throw new PeftError(`${config.peftType === 'LORA' ? 'LoraModel' : config.peftType === 'BONE' ? 'BoneModel' : 'MissModel'} supports only 1 adapter with bias. When using multiple adapters, set bias to 'none' for all adapters.`);
-    }
-    if (config.modulesToSave !== null && config.modulesToSave.length > 0) {
-      throw new PeftError(`modules_to_save (${config.modulesToSave.join(', ')}) is not supported yet by bone-peft; train those modules in Python PEFT or leave modulesToSave empty`);
     }
     if (config.bias !== 'none') {
       throw new PeftError(`bias="${config.bias}" is not supported yet by bone-peft (PEFT does not save Bone/MiSS biases before its HEAD either); use bias "none"`);
@@ -229,10 +262,16 @@ export class PeftModel<M extends AdaptableModel = AdaptableModel> extends Module
       layer.training = target.training;
       model.setSubmodule(name, layer);
     }
+    this.#wrapModulesToSave(adapterName, config, inside);
     // As PEFT: the resolved targets are what the saved config lists (all-linear expands to full names).
     config.targetModules = targets;
     this.peftConfig.set(adapterName, config);
   }
+}
+
+/** The modules a modules_to_save entry names: PEFT's `key.endswith(entry)` over module paths. */
+function modulesToSaveMatches(paths: readonly string[], entries: readonly string[]): string[] {
+  return paths.filter((p) => p !== '' && entries.some((e) => p.endsWith(e)));
 }
 
 /** Wrap a model with a new adapter (PEFT's get_peft_model). */

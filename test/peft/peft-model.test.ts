@@ -225,3 +225,39 @@ test('SGD on sum(output) changes only the adapter (PEFT test_only_params_are_upd
     assert.equal(changed, n.includes('miss_'), n);
   }
 });
+
+test('modules_to_save: a trained copy per adapter, saved under the module keys, tied weights left alone', async () => {
+  const base = await values(new MLP().forward(X));
+  const peft = getPeftModel(new MLP(), new MissConfig({ r: 2, targetModules: ['lin0'], modulesToSave: ['lin1'] }), 'default', quiet);
+  assert.deepEqual(peft.trainableParameters().map(([n]) => n).sort(), [
+    'base_model.model.lin0.miss_block.default', 'base_model.model.lin1.modules_to_save.default.bias', 'base_model.model.lin1.modules_to_save.default.weight']);
+  // copies start equal to the module: still the identity
+  assert.ok(maxAbs(await values(peft.forward(X)), base) === 0, 'fresh copy is the identity');
+  // train the copy: the output changes, the original module does not
+  const params = peft.trainableParameters();
+  const opt = new SGD(params.map(([, p]) => p));
+  const pending = opt.update(grad(peft.forward(X).sum(), params.map(([, p]) => p.value)), 0.5);
+  await realize(pending.tensors);
+  pending.commit();
+  const trained = await values(peft.forward(X));
+  assert.ok(maxAbs(trained, base) > 1e-3, 'training changes the output');
+  const disabled = await peft.withAdaptersDisabled(async () => values(peft.forward(X)));
+  assert.ok(maxAbs(disabled, base) < 1e-6, 'disabled == base: the original lin1 is untouched');
+
+  const dir = await mkdtemp(join(tmpdir(), 'bone-mts-'));
+  try {
+    await peft.savePretrained(dir);
+    const { readSafetensors } = await import('../../src/io/safetensors.ts');
+    const saved = await readSafetensors(join(dir, 'adapter_model.safetensors'));
+    assert.deepEqual([...saved.tensors.keys()].sort(), ['base_model.model.lin0.miss_block', 'base_model.model.lin1.bias', 'base_model.model.lin1.weight']);
+    const loaded = await PeftModel.fromPretrained(new MLP(), dir, quiet);
+    assert.ok(maxAbs(await values(loaded.forward(X)), trained) < 1e-6, 'reloaded == trained');
+    // unload keeps the trained copy in place of the module
+    const plain = loaded.unload();
+    assert.ok(maxAbs(await values(plain.lin1.forward(Tensor.ones([1, 20]))), await values(peft.model.lin1.forward(Tensor.ones([1, 20])) as Tensor)) < 1e-6, 'unloaded lin1 carries the trained values');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  assert.throws(() => getPeftModel(new MLP(), new MissConfig({ r: 2, targetModules: ['lin0'], modulesToSave: ['head'] }), 'default', quiet),
+    /modules_to_save entry "head" matches no module/);
+});
