@@ -7,3 +7,5 @@ export { loadTokenizer, PretrainedTokenizer, TokenizerError, type ChatMessage } 
 export * from './peft/index.ts';
 export { AdamW, SGD, clipGradNorm, type Trainable, type PendingUpdate } from './train/optim.ts';
 export { lrMultiplier, type ScheduleName, type ScheduleOptions } from './train/schedule.ts';
+export { Trainer, TrainingError, type TrainerOptions, type TrainerEvent, type TrainResult, type TrainBatch, type TrainData } from './train/trainer.ts';
+export * from './train/data.ts';
