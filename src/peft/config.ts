@@ -7,7 +7,8 @@ import { PeftError } from './errors.ts';
 
 export type PeftType = 'BONE' | 'MISS' | 'LORA';
 export type TargetSpec = string | readonly string[];
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
+export type { JsonValue } from '../io/json.ts';
+import type { JsonValue } from '../io/json.ts';
 
 /** The PEFT version whose behaviour and file format this implementation follows. */
 export const PEFT_VERSION_WRITTEN = '0.21.0';

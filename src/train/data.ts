@@ -15,7 +15,7 @@ import { readExamples, type ExampleFormat } from './data/examples.ts';
 import { tokenizeExamples, type DatasetTokenizer, type TokenizeOptions, type TokenizedDataset } from './data/tokenize.ts';
 
 export { DatasetError, type ExampleSource } from './data/errors.ts';
-export { parseJsonl, readJsonl, type JsonlRecord, type JsonObject, type JsonValue } from './data/jsonl.ts';
+export { parseJsonl, readJsonl, type JsonlRecord } from './data/jsonl.ts';
 export {
   exampleFromJson, examplesFromRecords, parseExamples, readExamples,
   type ChatExample, type ExampleFormat, type PromptCompletionExample, type TextExample, type TrainingExample,

@@ -7,8 +7,8 @@ import { readFile } from 'node:fs/promises';
 import { DatasetError, type ExampleSource } from './errors.ts';
 
 /** A JSON value as JSON.parse returns it. */
-export type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject;
-export interface JsonObject { [key: string]: JsonValue }
+export type { JsonValue, JsonObject } from '../../io/json.ts';
+import type { JsonObject, JsonValue } from '../../io/json.ts';
 
 /** One non-blank line of a JSONL file, parsed. */
 export interface JsonlRecord {
