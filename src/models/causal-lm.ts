@@ -36,6 +36,8 @@ export interface CausalLMOutput {
 
 export interface CausalLM extends Module {
   readonly config: DecoderConfig;
+  /** Where the weights came from (loadModel's argument); PEFT writes it as base_model_name_or_path. */
+  nameOrPath?: string;
   forward(input: CausalLMInput): CausalLMOutput;
   /** An empty key/value cache for this model. */
   createCache(batchSize: number, capacity: number): KVCache;

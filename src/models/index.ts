@@ -15,5 +15,5 @@ export {
 export { MistralForCausalLM, MISTRAL_CONFIG, mistralArchitecture } from './mistral.ts';
 export { Qwen2ForCausalLM, QWEN2_CONFIG, qwen2Architecture, qwenSlidingWindows } from './qwen2.ts';
 export { Qwen3ForCausalLM, QWEN3_CONFIG, qwen3Architecture } from './qwen3.ts';
-export { createModelFromConfig, parseConfig, registerModel, supportedModelTypes, type ModelEntry } from './registry.ts';
+export { architectureFor, createModelFromConfig, parseConfig, registerModel, supportedModelTypes, type ModelEntry } from './registry.ts';
 export { generate, sampleToken, type GenerateOptions, type GenerateOutput } from './generate.ts';

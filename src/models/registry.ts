@@ -44,6 +44,11 @@ function entryFor(json: ConfigJson): ModelEntry {
   return entry;
 }
 
+/** The transformers class name for a model type (what config.json's `architectures` lists). */
+export function architectureFor(modelType: string): string {
+  return entryFor({ model_type: modelType }).architecture;
+}
+
 /** Resolve a config.json (defaults and derived keys of its model type). Idempotent. */
 export function parseConfig(json: ConfigJson): DecoderConfig {
   return resolveDecoderConfig(json, entryFor(json).config);

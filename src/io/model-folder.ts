@@ -1,0 +1,486 @@
+/**
+ * Hugging Face model folders, read and written as transformers' `from_pretrained` / `save_pretrained`
+ * do: `config.json` plus `model.safetensors`, or shards listed by `model.safetensors.index.json`.
+ * A repository id (`HuggingFaceTB/SmolLM2-135M`) is found in the local Hugging Face cache (hub-cache.ts).
+ *
+ * Loading checks the whole checkpoint against the model before reading any tensor data (missing,
+ * unexpected and misshapen keys are reported together, each with its file), then reads one tensor at
+ * a time: a bfloat16/float16 tensor's raw bytes are converted to float32 and dropped before the next
+ * one is read, so the peak is the float32 model plus one raw tensor (docs/design.md, "Model weights
+ * at load", has the measurements behind converting at load).
+ *
+ * Saving writes float32 weights with transformers' keys (tied embeddings once, as
+ * `model.embed_tokens.weight`), `{"format": "pt"}` metadata, optional shards with transformers'
+ * names and index, and a config.json that transformers reads; every file is written atomically.
+ */
+import { readdir, readFile, mkdir, stat, unlink } from 'node:fs/promises';
+import { join, resolve, basename, isAbsolute } from 'node:path';
+import { realize, Tensor } from '../engine/index.ts';
+import { bf16ToF32, f16ToF32 } from '../engine/dtype.ts';
+import type { Parameter } from '../nn/index.ts';
+import { ConfigError, architectureFor, createModelFromConfig, type CausalLM } from '../models/index.ts';
+import { writeTextAtomically } from './atomic.ts';
+import { lookUpHubCache, looksLikeRepoId, type HubCacheOptions } from './hub-cache.ts';
+import {
+  openSafetensors, writeSafetensors, type SafetensorsHeaderEntry, type SafetensorsReader, type SafetensorsTensor,
+} from './safetensors.ts';
+import { loadTokenizer, type LoadTokenizerOptions, type PretrainedTokenizer } from './tokenizer.ts';
+
+export { HubCacheError, hubCacheLocation, repoFolderName, type HubCacheOptions, type HubCacheLocation } from './hub-cache.ts';
+
+/** A model folder that cannot be found, read or written; the message names the folder or file and the key at fault. */
+export class ModelFolderError extends Error {
+  override name = 'ModelFolderError';
+}
+
+export const CONFIG_NAME = 'config.json';
+export const WEIGHTS_NAME = 'model.safetensors';
+export const WEIGHTS_INDEX_NAME = 'model.safetensors.index.json';
+
+/**
+ * Keys transformers drops without a word: older checkpoints carry each layer's rotary `inv_freq`
+ * buffer, which is recomputed from the config (modeling_utils' _adjust_missing_and_unexpected_keys).
+ */
+const IGNORED_CHECKPOINT_KEYS = /(^|\.)rotary_emb\.inv_freq$/;
+
+/** The dtypes a float32 model can be loaded from (transformers casts these too; integer tensors are refused). */
+const LOADABLE_DTYPES = new Set(['F32', 'BF16', 'F16', 'F64']);
+
+// ---- finding the folder ------------------------------------------------------------------------------
+
+export type LoadModelOptions = HubCacheOptions;
+
+/**
+ * The folder `pathOrRepoId` names: an existing local folder, else (when it looks like "org/name") the
+ * snapshot in the Hugging Face cache. The error for neither lists every place that was looked at.
+ */
+export async function resolveModelFolder(pathOrRepoId: string, options: LoadModelOptions = {}): Promise<string> {
+  const local = resolve(pathOrRepoId);
+  const info = await stat(local).catch(() => undefined);
+  if (info?.isDirectory()) return local;
+  if (info) throw new ModelFolderError(`${local} is a file; expected a model folder (with ${CONFIG_NAME} and ${WEIGHTS_NAME})`);
+  if (!looksLikeRepoId(pathOrRepoId)) {
+    throw new ModelFolderError(`no model folder at ${local} (and ${JSON.stringify(pathOrRepoId)} is not a Hub repository id like "org/name", so the Hugging Face cache was not searched)`);
+  }
+  const lookup = await lookUpHubCache(pathOrRepoId, options);
+  if (lookup.found) return lookup.folder;
+  const revision = options.revision ?? 'main';
+  throw new ModelFolderError([
+    `model ${JSON.stringify(pathOrRepoId)} (revision "${revision}") not found; looked at:`,
+    `  - ${local}: no such local folder`,
+    ...lookup.searched.map((s) => `  - ${s}`),
+    `Download it (e.g. \`hf download ${pathOrRepoId}\`), point HF_HUB_CACHE or HF_HOME at the cache that has it, or pass the folder's path.`,
+  ].join('\n'));
+}
+
+// ---- loading -----------------------------------------------------------------------------------------
+
+/**
+ * A model from a folder or a cached Hub repository, in eval mode, with float32 weights, and
+ * `nameOrPath` set to `pathOrRepoId` (what PEFT writes as base_model_name_or_path).
+ */
+export async function loadModel(pathOrRepoId: string, options: LoadModelOptions = {}): Promise<CausalLM> {
+  const folder = await resolveModelFolder(pathOrRepoId, options);
+  const model = await loadModelFromFolder(folder);
+  model.nameOrPath = pathOrRepoId;
+  return model;
+}
+
+export interface LoadPretrainedOptions extends LoadModelOptions {
+  tokenizer?: LoadTokenizerOptions;
+}
+
+export interface Pretrained {
+  model: CausalLM;
+  /** Loaded when the folder has tokenizer.json; null otherwise. */
+  tokenizer: PretrainedTokenizer | null;
+}
+
+/** The model and, when the folder has one, its tokenizer. */
+export async function loadPretrained(pathOrRepoId: string, options: LoadPretrainedOptions = {}): Promise<Pretrained> {
+  const folder = await resolveModelFolder(pathOrRepoId, options);
+  const model = await loadModelFromFolder(folder);
+  model.nameOrPath = pathOrRepoId;
+  const hasTokenizer = await stat(join(folder, 'tokenizer.json')).then((s) => s.isFile(), () => false);
+  const tokenizer = hasTokenizer ? await loadTokenizer(folder, options.tokenizer) : null;
+  return { model, tokenizer };
+}
+
+async function loadModelFromFolder(folder: string): Promise<CausalLM> {
+  const configPath = join(folder, CONFIG_NAME);
+  const model = createModel(await readConfigJson(folder), configPath);
+  const checkpoint = await openCheckpoint(folder);
+  try {
+    const plan = planLoad(model, checkpoint, folder);
+    const state = new Map<string, Tensor>();
+    for (const { key, source } of plan) {
+      state.set(key, Tensor.fromData(await readAsFloat32(key, source), [...source.entry.shape], 'float32'));
+    }
+    model.loadStateDict(state, { strict: true });
+  } finally {
+    await checkpoint.close();
+  }
+  return model.eval();
+}
+
+async function readConfigJson(folder: string): Promise<Record<string, unknown>> {
+  const path = join(folder, CONFIG_NAME);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new ModelFolderError(`${folder}: no ${CONFIG_NAME}; a Hugging Face model folder needs one (found: ${await listFolder(folder)})`, { cause: err });
+    }
+    throw new ModelFolderError(`${path}: could not read: ${(err as Error).message}`, { cause: err });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ModelFolderError(`${path}: not valid JSON (${(err as Error).message})`, { cause: err });
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new ModelFolderError(`${path}: expected a JSON object, found ${Array.isArray(json) ? 'an array' : JSON.stringify(json)}`);
+  }
+  return json as Record<string, unknown>;
+}
+
+/** createModelFromConfig, with the config file's path in front of its message (it knows only the JSON). */
+function createModel(json: Record<string, unknown>, configPath: string): CausalLM {
+  try {
+    return createModelFromConfig(json);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(`${configPath}: ${err.message}`, { cause: err });
+    throw err;
+  }
+}
+
+// ---- the checkpoint's files ----------------------------------------------------------------------------
+
+/** Where one tensor lives. */
+interface TensorSource {
+  /** The safetensors file's name inside the folder. */
+  file: string;
+  reader: SafetensorsReader;
+  entry: SafetensorsHeaderEntry;
+}
+
+interface Checkpoint {
+  /** Every tensor of every file, by key. */
+  tensors: Map<string, TensorSource>;
+  /** The weight files, for messages ("model.safetensors", or the shard names). */
+  files: string[];
+  close(): Promise<void>;
+}
+
+/** Opens model.safetensors, or every shard the index names, and reads (only) their headers. */
+async function openCheckpoint(folder: string): Promise<Checkpoint> {
+  const readers = new Map<string, SafetensorsReader>();
+  const close = async (): Promise<void> => { await Promise.all([...readers.values()].map((r) => r.close().catch(() => undefined))); };
+  try {
+    const single = join(folder, WEIGHTS_NAME);
+    const indexPath = join(folder, WEIGHTS_INDEX_NAME);
+    // transformers prefers model.safetensors when both exist; so do we.
+    let weightMap: Map<string, string> | undefined;
+    if (await isFile(single)) {
+      readers.set(WEIGHTS_NAME, await openSafetensors(single));
+    } else if (await isFile(indexPath)) {
+      weightMap = await readWeightMap(indexPath);
+      for (const [key, file] of weightMap) {
+        if (readers.has(file)) continue;
+        const path = join(folder, file);
+        if (!(await isFile(path))) {
+          const count = [...weightMap.values()].filter((f) => f === file).length;
+          throw new ModelFolderError(`${indexPath}: maps ${count} tensor(s) (first ${JSON.stringify(key)}) to ${file}, but ${path} does not exist`);
+        }
+        readers.set(file, await openSafetensors(path));
+      }
+    } else {
+      const present = await listFolder(folder);
+      const hint = /pytorch_model|\.bin\b|\.pt\b|\.pth\b/.test(present) ? '; only safetensors checkpoints are read (convert the PyTorch .bin with transformers: load it and save_pretrained)' : '';
+      throw new ModelFolderError(`${folder}: no ${WEIGHTS_NAME} and no ${WEIGHTS_INDEX_NAME} (found: ${present})${hint}`);
+    }
+
+    const tensors = new Map<string, TensorSource>();
+    for (const [file, reader] of readers) {
+      for (const [key, entry] of reader.header.tensors) {
+        const previous = tensors.get(key);
+        if (previous) throw new ModelFolderError(`${folder}: tensor ${JSON.stringify(key)} is in both ${previous.file} and ${file}`);
+        tensors.set(key, { file, reader, entry });
+      }
+    }
+    if (weightMap) {
+      for (const [key, file] of weightMap) {
+        const found = tensors.get(key);
+        if (found?.file !== file) {
+          throw new ModelFolderError(`${indexPath}: maps ${JSON.stringify(key)} to ${file}, but ${file} has no such tensor${found ? ` (it is in ${found.file})` : ''}`);
+        }
+      }
+    }
+    return { tensors, files: [...readers.keys()], close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** The index's weight_map: tensor key → shard file name (a plain name in the same folder). */
+async function readWeightMap(indexPath: string): Promise<Map<string, string>> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(indexPath, 'utf8'));
+  } catch (err) {
+    throw new ModelFolderError(`${indexPath}: could not read it as JSON (${(err as Error).message})`, { cause: err });
+  }
+  const weightMap = (json as { weight_map?: unknown } | null)?.weight_map;
+  if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) {
+    throw new ModelFolderError(`${indexPath}: expected an object with "weight_map": {tensor name: shard file}, found ${JSON.stringify(json)?.slice(0, 120)}`);
+  }
+  const map = new Map<string, string>();
+  for (const [key, file] of Object.entries(weightMap)) {
+    if (typeof file !== 'string' || file === '' || isAbsolute(file) || basename(file) !== file || file === '.' || file === '..') {
+      throw new ModelFolderError(`${indexPath}: weight_map[${JSON.stringify(key)}] must be a file name in the same folder, found ${JSON.stringify(file)}`);
+    }
+    map.set(key, file);
+  }
+  if (map.size === 0) throw new ModelFolderError(`${indexPath}: weight_map is empty`);
+  return map;
+}
+
+// ---- matching the checkpoint to the model ------------------------------------------------------------------
+
+interface LoadStep {
+  /** The checkpoint key read for this parameter (for a tied pair, whichever of its names the checkpoint has). */
+  key: string;
+  source: TensorSource;
+}
+
+/**
+ * One step per parameter of the model, after checking every key: all problems are collected and
+ * thrown together, before a single tensor is read, so a wrong 10 GB checkpoint fails in milliseconds.
+ */
+function planLoad(model: CausalLM, checkpoint: Checkpoint, folder: string): LoadStep[] {
+  const namesOf = new Map<Parameter, string[]>();
+  for (const [name, p] of model.namedParameters({ removeDuplicate: false })) {
+    const names = namesOf.get(p);
+    if (names) names.push(name); else namesOf.set(p, [name]);
+  }
+  const where = (source: TensorSource): string => `${source.file}`;
+  const missing: string[] = [];
+  const misfits: string[] = [];
+  const known = new Set<string>();
+  const plan: LoadStep[] = [];
+  for (const [p, names] of namesOf) {
+    for (const n of names) known.add(n);
+    // A tied pair (embed_tokens / lm_head) shares one Parameter: any of its names will do, as in transformers.
+    const present = names.filter((n) => checkpoint.tensors.has(n));
+    if (present.length === 0) {
+      missing.push(`${names.join(' / ')} (expected shape [${p.shape.join(', ')}])`);
+      continue;
+    }
+    let fits = true;
+    for (const key of present) {
+      const source = checkpoint.tensors.get(key)!;
+      const found = source.entry.shape;
+      if (found.length !== p.shape.length || found.some((d, i) => d !== p.shape[i])) {
+        misfits.push(`${key} in ${where(source)}: expected shape [${p.shape.join(', ')}], found [${found.join(', ')}]`);
+        fits = false;
+      } else if (!LOADABLE_DTYPES.has(source.entry.dtype)) {
+        misfits.push(`${key} in ${where(source)}: expected a float tensor (${[...LOADABLE_DTYPES].join(', ')}), found ${source.entry.dtype}`);
+        fits = false;
+      }
+    }
+    if (fits) plan.push({ key: present[0]!, source: checkpoint.tensors.get(present[0]!)! });
+  }
+  const unexpected = [...checkpoint.tensors]
+    .filter(([key]) => !known.has(key) && !IGNORED_CHECKPOINT_KEYS.test(key))
+    .map(([key, source]) => `${key} in ${where(source)} (shape [${source.entry.shape.join(', ')}])`);
+  if (missing.length || unexpected.length || misfits.length) {
+    const list = (title: string, items: string[]): string[] => (items.length ? [`${title} (${items.length}):`, ...limit(items).map((s) => `  ${s}`)] : []);
+    throw new ModelFolderError([
+      `${folder}: the checkpoint (${checkpoint.files.join(', ')}) does not fit ${model.constructor.name} as config.json describes it`,
+      ...list('missing weights', missing),
+      ...list('unexpected weights', unexpected),
+      ...list('weights that do not fit', misfits),
+    ].join('\n'));
+  }
+  return plan;
+}
+
+function limit(items: string[], max = 20): string[] {
+  return items.length > max ? [...items.slice(0, max), `… and ${items.length - max} more`] : items;
+}
+
+// ---- reading one tensor as float32 --------------------------------------------------------------------------
+
+async function readAsFloat32(key: string, source: TensorSource): Promise<Float32Array> {
+  const tensor = await source.reader.load(key);
+  return toFloat32(tensor, key, source.file);
+}
+
+/** The raw array is dropped by the caller right after this returns, so at most one raw tensor is alive. */
+function toFloat32(tensor: SafetensorsTensor, key: string, file: string): Float32Array {
+  switch (tensor.dtype) {
+    case 'F32': return tensor.data;
+    case 'BF16': return bf16ToF32(tensor.data);
+    case 'F16': return float16BitsToFloat32(tensor.data);
+    // Rounds to nearest, as torch's .to(float32) does.
+    case 'F64': return Float32Array.from(tensor.data);
+    default: throw new ModelFolderError(`${file}: tensor ${JSON.stringify(key)} is ${tensor.dtype}; expected a float tensor`);
+  }
+}
+
+/**
+ * float16 → float32 through a 65536-entry table of float32 bit patterns, built once from the engine's
+ * exact conversion: about 6× faster than converting each element arithmetically (12 ms vs 66 ms per
+ * million elements here), which matters for a 135M-parameter checkpoint.
+ */
+let float16Table: Uint32Array | undefined;
+
+export function float16BitsToFloat32(bits: Uint16Array): Float32Array {
+  float16Table ??= new Uint32Array(f16ToF32(Uint16Array.from({ length: 65536 }, (_, i) => i)).buffer);
+  const table = float16Table;
+  const out = new Float32Array(bits.length);
+  const outBits = new Uint32Array(out.buffer);
+  for (let i = 0; i < bits.length; i++) outBits[i] = table[bits[i]!]!;
+  return out;
+}
+
+// ---- saving -----------------------------------------------------------------------------------------------
+
+export interface SavePretrainedOptions {
+  /**
+   * Split the weights into shards of at most this many bytes (a tensor larger than that gets a shard of
+   * its own), named and indexed as transformers does. A number of bytes or a string such as "500MB" or
+   * "2GB" (decimal units, as huggingface_hub). Default: one model.safetensors.
+   */
+  maxShardSize?: number | string;
+}
+
+/**
+ * Writes `config.json` and float32 `model.safetensors` (or shards + index) that transformers'
+ * from_pretrained reads. Each file is written atomically; weight files of an earlier save that this
+ * save does not rewrite are removed afterwards, so a stale model.safetensors cannot shadow new shards.
+ */
+export async function savePretrained(model: CausalLM, dir: string, options: SavePretrainedOptions = {}): Promise<void> {
+  const maxShardBytes = options.maxShardSize === undefined ? Infinity : parseShardSize(options.maxShardSize);
+  await mkdir(dir, { recursive: true }).catch((err: unknown) => {
+    throw new ModelFolderError(`${dir}: could not create the folder: ${(err as Error).message}`, { cause: err });
+  });
+
+  // stateDict lists a tied parameter once, under its first name (model.embed_tokens.weight): transformers' keys.
+  const state = [...model.stateDict()];
+  await realize(state.map(([, t]) => t).filter((t) => !t.isRealized));
+  const weights: [string, SafetensorsTensor][] = [];
+  for (const [key, t] of state) weights.push([key, { dtype: 'F32', shape: [...t.shape], data: await float32Data(key, t) }]);
+
+  const shards = splitIntoShards(weights, maxShardBytes);
+  const written = new Set<string>();
+  const metadata = { format: 'pt' };
+  if (shards.length === 1) {
+    await writeSafetensors(join(dir, WEIGHTS_NAME), new Map(shards[0]), metadata);
+    written.add(WEIGHTS_NAME);
+  } else {
+    const weightMap: Record<string, string> = {};
+    let totalSize = 0;
+    for (const [i, shard] of shards.entries()) {
+      const file = `model-${String(i + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`;
+      await writeSafetensors(join(dir, file), new Map(shard), metadata);
+      written.add(file);
+      for (const [key, t] of shard) { weightMap[key] = file; totalSize += t.data.byteLength; }
+    }
+    const index = { metadata: { total_parameters: model.numParameters(), total_size: totalSize }, weight_map: weightMap };
+    await writeTextAtomically(join(dir, WEIGHTS_INDEX_NAME), pythonStyleJson(index));
+    written.add(WEIGHTS_INDEX_NAME);
+  }
+  await writeTextAtomically(join(dir, CONFIG_NAME), configJsonText(model));
+  await removeStaleWeightFiles(dir, written);
+}
+
+/** The config.json text: the model's resolved config with transformers' bookkeeping keys, keys sorted as transformers writes them. */
+export function configJsonText(model: CausalLM): string {
+  const json: Record<string, unknown> = { ...model.config };
+  json.architectures = [architectureFor(model.config.model_type)];
+  // transformers 5 writes "dtype"; "torch_dtype" is its older name and would contradict it.
+  delete json.torch_dtype;
+  json.dtype = 'float32';
+  return pythonStyleJson(json);
+}
+
+async function float32Data(key: string, t: Tensor): Promise<Float32Array> {
+  const data = await t.floats();
+  if (data instanceof Float32Array) return data;
+  // A float64 parameter (gradient checks) is rounded; transformers' float32 checkpoints hold float32.
+  if (t.dtype === 'float64') return Float32Array.from(data);
+  throw new ModelFolderError(`savePretrained: parameter ${JSON.stringify(key)} is ${t.dtype}; expected a float tensor`);
+}
+
+/** huggingface_hub's split_state_dict_into_shards: in key order, a new shard when the next tensor would overflow. */
+function splitIntoShards(weights: [string, SafetensorsTensor][], maxBytes: number): [string, SafetensorsTensor][][] {
+  const shards: [string, SafetensorsTensor][][] = [];
+  let current: [string, SafetensorsTensor][] = [];
+  let currentBytes = 0;
+  for (const entry of weights) {
+    const bytes = entry[1].data.byteLength;
+    if (bytes > maxBytes) { shards.push([entry]); continue; }
+    if (currentBytes + bytes > maxBytes) { shards.push(current); current = []; currentBytes = 0; }
+    current.push(entry);
+    currentBytes += bytes;
+  }
+  if (current.length > 0 || shards.length === 0) shards.push(current);
+  return shards;
+}
+
+const SIZE_UNITS: Readonly<Record<string, number>> = { KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12 };
+
+/** A byte count, or huggingface_hub's parse_size_to_int ("5GB" = 5·10⁹ bytes). */
+export function parseShardSize(size: number | string): number {
+  if (typeof size === 'number') {
+    if (!(size > 0)) throw new ModelFolderError(`maxShardSize must be a positive number of bytes, found ${size}`);
+    return size;
+  }
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([KMGT]B)\s*$/i.exec(size);
+  const unit = match ? SIZE_UNITS[match[2]!.toUpperCase()] : undefined;
+  if (!match || unit === undefined || !(Number(match[1]) > 0)) {
+    throw new ModelFolderError(`maxShardSize must be a number of bytes or a size like "500MB" (units KB, MB, GB, TB), found ${JSON.stringify(size)}`);
+  }
+  return Math.floor(Number(match[1]) * unit);
+}
+
+const WEIGHT_FILE = /^model(-\d{5}-of-\d{5})?\.safetensors$|^model\.safetensors\.index\.json$/;
+
+async function removeStaleWeightFiles(dir: string, written: ReadonlySet<string>): Promise<void> {
+  for (const name of await readdir(dir)) {
+    if (WEIGHT_FILE.test(name) && !written.has(name) && await isFile(join(dir, name))) {
+      await unlink(join(dir, name)).catch((err: unknown) => {
+        throw new ModelFolderError(`${join(dir, name)}: could not remove this weight file of an earlier save: ${(err as Error).message}`, { cause: err });
+      });
+    }
+  }
+}
+
+/** Python's json.dumps(obj, indent=2, sort_keys=True) + "\n" for the JSON these files hold (floats print as JavaScript prints them). */
+function pythonStyleJson(value: unknown): string {
+  const sortKeys = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(sortKeys);
+    if (typeof v === 'object' && v !== null) {
+      return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
+    }
+    return v;
+  };
+  return `${JSON.stringify(sortKeys(value), null, 2)}\n`;
+}
+
+// ---- small helpers -----------------------------------------------------------------------------------------
+
+async function isFile(path: string): Promise<boolean> {
+  return stat(path).then((s) => s.isFile(), () => false);
+}
+
+async function listFolder(folder: string): Promise<string> {
+  const names = await readdir(folder).catch(() => [] as string[]);
+  if (names.length === 0) return 'nothing';
+  names.sort();
+  return names.length > 12 ? `${names.slice(0, 12).join(', ')}, … (${names.length} in all)` : names.join(', ');
+}
