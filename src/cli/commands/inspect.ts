@@ -1,0 +1,247 @@
+/**
+ * `bone inspect PATH`: what a model folder or an adapter folder holds, read from its JSON files and
+ * safetensors headers only (no tensor data is loaded, so a 7B model is inspected in milliseconds).
+ *
+ * Model: architecture and dimensions, the targets PEFT would adapt by default, every tensor with
+ * dtype and shape, parameter counts. Adapter: peft_type, the PEFT version that wrote it, r, mode,
+ * targets, base model, trainable parameter count, and the training step for a checkpoint folder.
+ */
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readSafetensorsHeader } from '../../io/safetensors.ts';
+import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME } from '../../peft/index.ts';
+import { TRAINER_STATE_NAME } from '../../train/checkpoint.ts';
+import { UsageError, checkOptions, helpText, loadCommandLine, type CommandSyntax, type OptionSpecs } from '../args.ts';
+import type { Command } from '../command.ts';
+import { formatBytes, formatCount, formatShort, println, processIO, type CliIO } from '../io.ts';
+import { defaultTargetsFor, modeName } from '../method.ts';
+import { checkModelPath, isFile } from '../paths.ts';
+
+export const inspectSyntax = {
+  name: 'inspect',
+  summary: 'Show what a model folder or an adapter folder holds: architecture, tensors (dtype, shape), parameter counts.',
+  usage: 'PATH [--json] [--summary]',
+  positional: { name: 'PATH', description: 'a model folder, an adapter folder (also a training checkpoint), or a repo id in the hub cache' },
+  options: {
+    path: { kind: 'path', valueName: 'PATH', description: 'the folder to inspect, instead of the PATH argument (e.g. in a --config file)' },
+    json: { kind: 'boolean', description: 'print the result as JSON' },
+    summary: { kind: 'boolean', description: 'leave out the tensor list' },
+  },
+} as const satisfies CommandSyntax<OptionSpecs>;
+
+export interface InspectOptions {
+  path: string;
+  json?: boolean;
+  summary?: boolean;
+  io?: CliIO;
+}
+
+export interface TensorInfo {
+  name: string;
+  dtype: string;
+  shape: number[];
+  parameters: number;
+  /** The safetensors file it is in (sharded models have several). */
+  file: string;
+}
+
+export interface ModelInspection {
+  kind: 'model';
+  path: string;
+  architecture: string | null;
+  modelType: string | null;
+  /** The dimensions that matter for adapters and memory (from config.json). */
+  dimensions: Record<string, number | boolean | null>;
+  /** What `--targets` defaults to for this architecture (PEFT's table), or null when it has none. */
+  defaultTargets: string[] | null;
+  files: { name: string; bytes: number }[];
+  tensors: TensorInfo[];
+  parameters: number;
+  dtypes: Record<string, number>;
+  hasTokenizer: boolean;
+}
+
+export interface AdapterInspection {
+  kind: 'adapter';
+  path: string;
+  peftType: string | null;
+  peftVersion: string | null;
+  r: number | null;
+  mode: string | null;
+  miniR: number | null;
+  targets: string[] | string | null;
+  baseModel: string | null;
+  tensors: TensorInfo[];
+  trainableParameters: number;
+  /** A training checkpoint's step (trainer_state.json), else null. */
+  checkpointStep: number | null;
+  /** Number of adapter layers (tensors per layer: 1 for Bone/MiSS, 2 for LoRA). */
+  layers: number;
+}
+
+export type Inspection = ModelInspection | AdapterInspection;
+
+type JsonObject = Record<string, unknown>;
+
+async function readJsonObject(path: string): Promise<JsonObject> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`${path}: cannot read it as JSON (${(e as Error).message})`, { cause: e });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`${path}: expected a JSON object, found ${Array.isArray(parsed) ? 'an array' : typeof parsed}`);
+  return parsed as JsonObject;
+}
+
+async function tensorsOf(dir: string, files: readonly string[]): Promise<{ tensors: TensorInfo[]; sizes: { name: string; bytes: number }[] }> {
+  const tensors: TensorInfo[] = [];
+  const sizes: { name: string; bytes: number }[] = [];
+  for (const file of files) {
+    const header = await readSafetensorsHeader(join(dir, file));
+    let bytes = header.dataStart;
+    for (const [name, entry] of header.tensors) {
+      tensors.push({ name, dtype: entry.dtype, shape: [...entry.shape], parameters: entry.shape.reduce((p, d) => p * d, 1), file });
+      bytes += entry.dataOffsets[1] - entry.dataOffsets[0];
+    }
+    sizes.push({ name: file, bytes });
+  }
+  return { tensors, sizes };
+}
+
+/** The weight files of a model folder: the shards an index names, else every *.safetensors but adapters'. */
+async function weightFiles(dir: string): Promise<string[]> {
+  const index = join(dir, 'model.safetensors.index.json');
+  if (await isFile(index)) {
+    const map = (await readJsonObject(index)).weight_map;
+    if (typeof map !== 'object' || map === null) throw new Error(`${index}: expected a "weight_map" object`);
+    return [...new Set(Object.values(map as Record<string, unknown>).map(String))].sort();
+  }
+  return (await readdir(dir)).filter((f) => f.endsWith('.safetensors') && f !== ADAPTER_WEIGHTS_NAME).sort();
+}
+
+const DIMENSION_KEYS = [
+  'num_hidden_layers', 'hidden_size', 'intermediate_size', 'num_attention_heads', 'num_key_value_heads', 'head_dim',
+  'vocab_size', 'max_position_embeddings', 'tie_word_embeddings',
+] as const;
+
+async function inspectModel(dir: string): Promise<ModelInspection> {
+  const config = await readJsonObject(join(dir, 'config.json'));
+  const files = await weightFiles(dir);
+  if (files.length === 0) throw new Error(`${dir}: a model folder needs *.safetensors weights, found none (PyTorch .bin checkpoints are not read; convert them with safetensors)`);
+  const { tensors, sizes } = await tensorsOf(dir, files);
+  const dimensions: Record<string, number | boolean | null> = {};
+  for (const key of DIMENSION_KEYS) {
+    const v = config[key];
+    dimensions[key] = typeof v === 'number' || typeof v === 'boolean' ? v : null;
+  }
+  if (dimensions.head_dim === null && typeof dimensions.hidden_size === 'number' && typeof dimensions.num_attention_heads === 'number') {
+    dimensions.head_dim = dimensions.hidden_size / dimensions.num_attention_heads;
+  }
+  const dtypes: Record<string, number> = {};
+  for (const t of tensors) dtypes[t.dtype] = (dtypes[t.dtype] ?? 0) + t.parameters;
+  const architectures = config.architectures;
+  const modelType = typeof config.model_type === 'string' ? config.model_type : null;
+  const defaults = modelType === null ? null : defaultTargetsFor(modelType);
+  return {
+    kind: 'model', path: dir,
+    architecture: Array.isArray(architectures) && typeof architectures[0] === 'string' ? architectures[0] : null,
+    modelType, dimensions, defaultTargets: defaults ? [...defaults] : null,
+    files: sizes, tensors, parameters: tensors.reduce((n, t) => n + t.parameters, 0), dtypes,
+    hasTokenizer: (await isFile(join(dir, 'tokenizer.json'))),
+  };
+}
+
+async function inspectAdapter(dir: string): Promise<AdapterInspection> {
+  const config = await readJsonObject(join(dir, ADAPTER_CONFIG_NAME));
+  const weights = join(dir, ADAPTER_WEIGHTS_NAME);
+  if (!(await isFile(weights))) throw new Error(`${dir}: an adapter folder needs ${ADAPTER_WEIGHTS_NAME} next to ${ADAPTER_CONFIG_NAME}, found none`);
+  const { tensors } = await tensorsOf(dir, [ADAPTER_WEIGHTS_NAME]);
+  const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+  const num = (v: unknown): number | null => (typeof v === 'number' ? v : null);
+  const peftType = str(config.peft_type);
+  const isMiss = peftType === 'MISS';
+  const isLora = peftType === 'LORA';
+  let checkpointStep: number | null = null;
+  if (await isFile(join(dir, TRAINER_STATE_NAME))) checkpointStep = num((await readJsonObject(join(dir, TRAINER_STATE_NAME))).step);
+  const targets = config.target_modules;
+  return {
+    kind: 'adapter', path: dir, peftType, peftVersion: str(config.peft_version), r: num(config.r),
+    mode: isLora ? (config.use_rslora === true ? 'rsLoRA' : 'LoRA') : config.init_weights === undefined ? null : modeName(config.init_weights),
+    miniR: isMiss && config.init_weights === 'mini' ? num(config.mini_r) : null,
+    targets: Array.isArray(targets) ? targets.map(String) : typeof targets === 'string' ? targets : null,
+    baseModel: str(config.base_model_name_or_path),
+    tensors, trainableParameters: tensors.reduce((n, t) => n + t.parameters, 0), checkpointStep,
+    layers: isLora ? Math.floor(tensors.length / 2) : tensors.length,
+  };
+}
+
+/** Inspect a model or adapter folder (a repo id is looked up in the hub cache). */
+export async function runInspect(options: InspectOptions): Promise<Inspection> {
+  checkOptions(inspectSyntax, options, 'runInspect options');
+  const io = options.io ?? processIO();
+  const isAdapter = await isFile(join(options.path, ADAPTER_CONFIG_NAME));
+  // Anything else must be a model: a folder, or a repo id in the hub cache; the check says what is missing.
+  const dir = isAdapter ? options.path : await checkModelPath('inspect', 'PATH', options.path).catch((e: unknown) => {
+    throw e instanceof UsageError ? new UsageError('inspect', e.message.replace('expects a model folder', 'expects a model folder, an adapter folder')) : e;
+  });
+  const result = isAdapter ? await inspectAdapter(dir) : await inspectModel(dir);
+  if (options.json) println(io.stdout, JSON.stringify(options.summary ? { ...result, tensors: undefined } : result, null, 2));
+  else printInspection(io, result, options.summary ?? false);
+  return result;
+}
+
+function printTensors(io: CliIO, tensors: readonly TensorInfo[], showFile: boolean): void {
+  const nameWidth = Math.min(64, Math.max(6, ...tensors.map((t) => t.name.length)));
+  const shapeWidth = Math.max(5, ...tensors.map((t) => `[${t.shape.join(', ')}]`.length));
+  println(io.stdout, `  ${'tensor'.padEnd(nameWidth)}  dtype  ${'shape'.padEnd(shapeWidth)}  ${'params'.padStart(12)}${showFile ? '  file' : ''}`);
+  for (const t of tensors) {
+    println(io.stdout, `  ${t.name.padEnd(nameWidth)}  ${t.dtype.padEnd(5)}  ${`[${t.shape.join(', ')}]`.padEnd(shapeWidth)}  ${formatCount(t.parameters).padStart(12)}${showFile ? `  ${t.file}` : ''}`);
+  }
+}
+
+function printInspection(io: CliIO, r: Inspection, summary: boolean): void {
+  const line = (label: string, value: string): void => println(io.stdout, `  ${`${label}:`.padEnd(24)}${value}`);
+  if (r.kind === 'model') {
+    println(io.stdout, `model folder ${r.path}`);
+    line('architecture', `${r.architecture ?? '(not given)'} (model_type ${r.modelType ?? '?'})`);
+    const d = r.dimensions;
+    line('layers', String(d.num_hidden_layers));
+    line('hidden / intermediate', `${d.hidden_size} / ${d.intermediate_size}`);
+    line('attention heads', `${d.num_attention_heads} (key/value ${d.num_key_value_heads ?? d.num_attention_heads}), head_dim ${d.head_dim}`);
+    line('vocabulary', `${d.vocab_size}${d.tie_word_embeddings ? ' (tied input/output embeddings)' : ''}`);
+    line('max positions', String(d.max_position_embeddings));
+    line('default targets', r.defaultTargets ? `${r.defaultTargets.join(', ')} (PEFT's default for ${r.modelType})` : `none for model_type ${r.modelType}: pass --targets`);
+    line('files', r.files.map((f) => `${f.name} (${formatBytes(f.bytes)})`).join(', '));
+    line('parameters', `${formatCount(r.parameters)} (${formatShort(r.parameters)}) in ${r.tensors.length} tensors`);
+    line('dtypes', Object.entries(r.dtypes).map(([k, n]) => `${k} ${formatShort(n)}`).join(', '));
+    line('tokenizer', r.hasTokenizer ? 'tokenizer.json' : 'none in this folder');
+    if (!summary) { println(io.stdout); printTensors(io, r.tensors, r.files.length > 1); }
+    return;
+  }
+  println(io.stdout, `adapter folder ${r.path}${r.checkpointStep !== null ? ` (training checkpoint at step ${r.checkpointStep})` : ''}`);
+  line('peft_type', `${r.peftType ?? '?'}${r.peftType === 'BONE' ? ' (legacy: convert with `bone convert` for PEFT ≥ 0.19)' : ''}`);
+  line('PEFT version', r.peftVersion ?? '(not recorded)');
+  line('r', String(r.r));
+  line('mode', `${r.mode ?? '?'}${r.miniR !== null ? ` (mini_r ${r.miniR})` : ''}`);
+  line('targets', Array.isArray(r.targets) ? r.targets.join(', ') : String(r.targets));
+  line('adapted layers', String(r.layers));
+  line('base model', r.baseModel ?? '(not recorded)');
+  line('trainable parameters', `${formatCount(r.trainableParameters)} (${formatShort(r.trainableParameters)}) in ${r.tensors.length} tensors`);
+  if (!summary) { println(io.stdout); printTensors(io, r.tensors, false); }
+}
+
+export const inspectCommand: Command = {
+  syntax: inspectSyntax,
+  async main(argv, io) {
+    const { help, values, positional } = await loadCommandLine(inspectSyntax, argv);
+    if (help) { println(io.stdout, helpText(inspectSyntax)); return 0; }
+    if (positional !== null && values.path !== undefined) {
+      throw new UsageError('inspect', `expected one folder to inspect, found both PATH ${JSON.stringify(positional)} and --path ${JSON.stringify(values.path)}`);
+    }
+    const path = positional ?? values.path;
+    if (path === undefined) throw new UsageError('inspect', 'missing PATH: expected a model folder or an adapter folder, e.g. bone inspect ./SmolLM2-135M');
+    await runInspect({ path, json: values.json, summary: values.summary, io });
+    return 0;
+  },
+};

@@ -1,0 +1,94 @@
+/**
+ * `bone merge --model DIR --adapter DIR --out DIR`: fold an adapter into the base weights and write
+ * a plain transformers model folder (config.json + model.safetensors), which transformers, vLLM,
+ * llama.cpp's converters and `bone generate` load without PEFT. The base folder's tokenizer and
+ * generation config files are copied along, so the merged folder is complete on its own.
+ */
+import { copyFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { loadModel, parseShardSize, resolveModelFolder, savePretrained } from '../../io/model-folder.ts';
+import { PeftModel } from '../../peft/index.ts';
+import {
+  UsageError, checkOptions, helpText, loadCommandLine, requireOptions, type CommandSyntax, type OptionSpecs, type OptionValues,
+} from '../args.ts';
+import type { Command } from '../command.ts';
+import { formatCount, println, processIO, type CliIO } from '../io.ts';
+import { checkAdapterPath, checkModelPath, checkOutputFolder, isFile } from '../paths.ts';
+
+export const MERGE_OPTIONS = {
+  model: { kind: 'path', required: true, valueName: 'DIR', description: 'the base model folder the adapter was trained on (or a repo id in the local cache)' },
+  adapter: { kind: 'path', required: true, valueName: 'DIR', description: 'the adapter folder (PEFT format, e.g. bone train\'s --out)' },
+  out: { kind: 'path', required: true, valueName: 'DIR', description: 'the folder to write the merged model to' },
+  maxShardSize: { kind: 'string', valueName: 'SIZE', description: 'split the weights into shards of at most SIZE (e.g. 2GB), as transformers does' },
+} as const satisfies OptionSpecs;
+
+export const mergeSyntax = {
+  name: 'merge',
+  summary: 'Merge an adapter into its base model and write a plain transformers model folder.',
+  usage: '--model DIR --adapter DIR --out DIR',
+  options: MERGE_OPTIONS,
+} as const satisfies CommandSyntax<OptionSpecs>;
+
+export type MergeOptions = OptionValues<typeof MERGE_OPTIONS> & { model: string; adapter: string; out: string; io?: CliIO };
+
+export interface MergeResult {
+  out: string;
+  parameters: number;
+  /** Adapter layers folded into the base weights. */
+  mergedLayers: number;
+  /** Files copied from the base folder (tokenizer, generation config). */
+  copied: string[];
+}
+
+/** What a model folder has besides config.json and the weights, that a merged folder should carry. */
+const COMPANION_FILES = [
+  'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'added_tokens.json', 'vocab.json', 'merges.txt',
+  'tokenizer.model', 'chat_template.jinja', 'chat_template.json', 'generation_config.json',
+];
+
+export async function runMerge(options: MergeOptions): Promise<MergeResult> {
+  const given = checkOptions(mergeSyntax, options, 'runMerge options');
+  requireOptions(mergeSyntax, given);
+  await checkModelPath('merge', '--model', options.model);
+  await checkAdapterPath('merge', '--adapter', options.adapter);
+  await checkOutputFolder('merge', '--out', options.out);
+  if (given.maxShardSize !== undefined) {
+    try {
+      parseShardSize(given.maxShardSize);
+    } catch {
+      throw new UsageError('merge', `--max-shard-size expects a size such as 500MB or 2GB, found ${JSON.stringify(given.maxShardSize)}`);
+    }
+  }
+  const io = options.io ?? processIO();
+  const baseFolder = await resolveModelFolder(options.model);
+  if (resolve(options.out) === resolve(baseFolder)) {
+    throw new UsageError('merge', `--out must be a new folder, found the base model's own folder ${JSON.stringify(options.out)} (its weights would be overwritten)`);
+  }
+  const warn = (m: string): void => println(io.stderr, `warning: ${m}`);
+  const peft = await PeftModel.fromPretrained(await loadModel(options.model), options.adapter, { warn });
+  const mergedLayers = peft.adapterLayers().length;
+  // safeMerge: a merge that produces a non-finite weight fails before writing anything.
+  const merged = await peft.mergeAndUnload({ safeMerge: true });
+  await savePretrained(merged, options.out, given.maxShardSize === undefined ? {} : { maxShardSize: given.maxShardSize });
+  const copied: string[] = [];
+  for (const name of COMPANION_FILES) {
+    if (await isFile(join(baseFolder, name))) {
+      await copyFile(join(baseFolder, name), join(options.out, name));
+      copied.push(name);
+    }
+  }
+  const parameters = merged.numParameters();
+  println(io.stdout, `merged ${mergedLayers} adapter layers of ${options.adapter} into ${options.model}: ${options.out} (${formatCount(parameters)} parameters${copied.length ? `; copied ${copied.join(', ')}` : ''})`);
+  return { out: options.out, parameters, mergedLayers, copied };
+}
+
+export const mergeCommand: Command = {
+  syntax: mergeSyntax,
+  async main(argv, io) {
+    const { help, values } = await loadCommandLine(mergeSyntax, argv);
+    if (help) { println(io.stdout, helpText(mergeSyntax)); return 0; }
+    requireOptions(mergeSyntax, values);
+    await runMerge({ ...values, model: values.model!, adapter: values.adapter!, out: values.out!, io });
+    return 0;
+  },
+};

@@ -1,0 +1,460 @@
+/**
+ * `bone train`: fine-tune a model folder on a JSONL dataset with a Bone/MiSS (or LoRA) adapter.
+ *
+ * model + tokenizer → dataset (tokenized, truncated, length-bucketed batches; optional eval split)
+ * → PeftModel → Trainer (checkpoints in --out every --save-every steps, at the end, and on Ctrl-C)
+ * → the adapter in --out (PEFT's format) and --out/report.html (loss curves, settings, data,
+ * parameters, speed).
+ *
+ * `runTrain(options)` is the same command for code (the demo, tests): no process is spawned, the
+ * options are checked with the same messages as the flags, and the result carries the numbers the
+ * summary prints.
+ */
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { loadTokenizer, type PretrainedTokenizer } from '../../io/tokenizer.ts';
+import { loadPretrained } from '../../io/model-folder.ts';
+import type { CausalLM } from '../../models/index.ts';
+import { getPeftModel, type PeftModel } from '../../peft/index.ts';
+import { TRAINER_STATE_NAME, latestCheckpoint } from '../../train/checkpoint.ts';
+import {
+  DatasetError, loadJsonlDataset, makeBatches, splitDataset,
+  type LengthGroupedBatches, type LoadedDataset, type TokenizeOptions, type TokenizedExample,
+} from '../../train/data.ts';
+import { Trainer, type TrainerEvent, type TrainResult as TrainerRunResult } from '../../train/trainer.ts';
+import {
+  UsageError, checkOptions, flagName, helpText, loadCommandLine, refuseBoth, requireOptions, withDefaults,
+  type CommandSyntax, type OptionSpecs, type OptionValues,
+} from '../args.ts';
+import type { Command } from '../command.ts';
+import { formatCount, formatDuration, formatNumber, formatShort, plural, println, processIO, type CliIO } from '../io.ts';
+import { ADAPTER_OPTIONS, adapterConfigFor, modeName } from '../method.ts';
+import { checkFile, checkModelPath, checkOutputFolder, checkTokenizerPath } from '../paths.ts';
+import { TrainingProgress, progressMode } from '../progress.ts';
+import { writeTrainReport, type ReportSection } from '../report.ts';
+
+export const TRAIN_OPTIONS = {
+  model: { kind: 'path', required: true, valueName: 'DIR', description: 'the base model folder (or a Hugging Face repo id in the local cache)' },
+  data: { kind: 'path', required: true, valueName: 'FILE', description: 'the training data: JSONL, one {"text"}, {"prompt","completion"} or {"messages"} per line' },
+  out: { kind: 'path', required: true, valueName: 'DIR', description: 'the folder for the adapter, checkpoints and report.html' },
+  eval: { kind: 'path', valueName: 'FILE', description: 'evaluation data (JSONL, same formats)' },
+  evalFraction: { kind: 'number', min: 0, max: 1, minExclusive: true, maxExclusive: true, valueName: 'F', description: 'hold out this share of --data for evaluation instead of --eval' },
+  tokenizer: { kind: 'path', valueName: 'DIR', description: 'tokenizer folder (default: the model folder)' },
+  ...ADAPTER_OPTIONS,
+  lr: { kind: 'number', min: 0, minExclusive: true, default: 2e-4, valueName: 'LR', description: 'peak learning rate (AdamW)' },
+  epochs: { kind: 'integer', min: 1, valueName: 'N', description: 'passes over the data (default 1; or give --max-steps)' },
+  maxSteps: { kind: 'integer', min: 1, valueName: 'N', description: 'optimizer steps to train for, instead of --epochs' },
+  batchSize: { kind: 'integer', min: 1, default: 4, valueName: 'N', description: 'examples per micro-batch' },
+  gradAccum: { kind: 'integer', min: 1, default: 1, valueName: 'N', description: 'micro-batches per optimizer step (gradient accumulation)' },
+  maxLength: { kind: 'integer', min: 2, default: 512, valueName: 'N', description: 'longer examples are truncated to this many tokens' },
+  warmupSteps: { kind: 'integer', min: 0, default: 0, valueName: 'N', description: 'linear learning-rate warmup steps' },
+  schedule: { kind: 'choice', choices: ['linear', 'cosine', 'constant'], default: 'linear', valueName: 'NAME', description: 'learning-rate schedule after warmup: linear, cosine or constant' },
+  weightDecay: { kind: 'number', min: 0, default: 0, valueName: 'W', description: 'AdamW weight decay' },
+  maxGradNorm: { kind: 'number', min: 0, default: 1, valueName: 'N', description: 'clip the gradient norm to this (0: no clipping)' },
+  saveEvery: { kind: 'integer', min: 0, default: 100, valueName: 'N', description: 'write a checkpoint every N steps (0: only at the end and on Ctrl-C)' },
+  keepCheckpoints: { kind: 'integer', min: 1, default: 2, valueName: 'N', description: 'keep only the newest N checkpoints' },
+  evalEvery: { kind: 'integer', min: 0, valueName: 'N', description: 'evaluate every N steps (default: 10 times per run; 0: only at the end)' },
+  logEvery: { kind: 'integer', min: 0, default: 10, valueName: 'N', description: 'without a terminal, print a progress line every N steps (0: none)' },
+  seed: { kind: 'integer', min: 0, default: 42, valueName: 'N', description: 'seed of the data order, the eval split and dropout' },
+  resume: { kind: 'boolean', description: 'continue from the newest checkpoint in --out (and train up to the new --max-steps)' },
+  quiet: { kind: 'boolean', description: 'no progress output, only the summary' },
+  skipUntrainable: { kind: 'boolean', description: 'skip examples with no token to learn from instead of stopping at them' },
+} as const satisfies OptionSpecs;
+
+export const trainSyntax = {
+  name: 'train',
+  summary: 'Fine-tune a model with a Bone/MiSS adapter (or LoRA) on a JSONL dataset.',
+  usage: '--model DIR --data FILE --out DIR [options]',
+  options: TRAIN_OPTIONS,
+  notes: [
+    'Writes to --out: the adapter (adapter_config.json + adapter_model.safetensors, PEFT\'s format),',
+    'checkpoint-N/ folders (adapter, optimizer state, data position) and report.html (loss curves, settings, data).',
+    '',
+    'Examples:',
+    '  bone train --model ./SmolLM2-135M --data train.jsonl --out ./run --max-steps 200',
+    '  bone train --config run.json --lr 1e-4          # run.json: {"model": "...", "data": "...", "out": "..."}',
+    '  bone train --model ./SmolLM2-135M --data train.jsonl --out ./run --max-steps 400 --resume',
+    '',
+    'Ctrl-C stops after the current step and writes a checkpoint (--resume continues it); a second Ctrl-C quits at once.',
+  ].join('\n'),
+} as const satisfies CommandSyntax<OptionSpecs>;
+
+/** What runTrain takes: the flags as camelCase fields (checked like flags), plus hooks for code. */
+export type TrainOptions = OptionValues<typeof TRAIN_OPTIONS> & {
+  model: string;
+  data: string;
+  out: string;
+  /** Where the summary, progress and warnings go (default: the process's streams). */
+  io?: CliIO;
+  /** Stops the run at the next step boundary, with a checkpoint (as Ctrl-C does). */
+  signal?: AbortSignal;
+  /** Install the Ctrl-C handler (the command does; code that calls runTrain decides). Default false. */
+  handleSigint?: boolean;
+  /** Every Trainer event, after the progress display has seen it. */
+  onEvent?: (event: TrainerEvent) => void;
+};
+
+export interface DataSummary {
+  file: string;
+  format: string;
+  examples: number;
+  tokens: number;
+  trainableTokens: number;
+  longest: number;
+  truncatedExamples: number;
+  truncatedTokens: number;
+  skipped: number;
+}
+
+export interface TrainResult {
+  out: string;
+  reportPath: string;
+  /** Optimizer steps completed in all (a resumed run counts the earlier ones). */
+  step: number;
+  /** The step this invocation started from (0, or the checkpoint's step with --resume). */
+  startStep: number;
+  totalSteps: number;
+  reason: 'completed' | 'interrupted';
+  resumedFrom: string | null;
+  history: { step: number; loss: number; lr: number; evalLoss?: number }[];
+  finalLoss: number | null;
+  finalEvalLoss: number | null;
+  trainableParameters: number;
+  allParameters: number;
+  /** The modules the adapter wraps, as PEFT resolved them. */
+  targets: string[] | string;
+  data: { train: DataSummary; eval: DataSummary | null; trainExamples: number; evalExamples: number; batchesPerEpoch: number; batchShapes: { shape: [number, number]; count: number }[] };
+  /** This invocation only (not the steps of a resumed run's earlier part). */
+  seconds: number;
+  tokens: number;
+  tokensPerSecond: number;
+}
+
+/** Settings that must not change between a run and its --resume (the checkpoint's adapter and data position depend on them). */
+const RESUME_INVARIANTS = ['method', 'r', 'miniR', 'targets', 'data', 'batchSize', 'gradAccum', 'maxLength', 'seed'] as const;
+
+type ResolvedTrainOptions = OptionValues<typeof TRAIN_OPTIONS> & { model: string; data: string; out: string };
+
+/** Cross-option checks and path checks; returns the options with defaults. Throws UsageError. */
+async function resolveTrainOptions(options: TrainOptions, where: string): Promise<ResolvedTrainOptions> {
+  const given = checkOptions(trainSyntax, options, where);
+  requireOptions(trainSyntax, given);
+  refuseBoth(trainSyntax, given, 'eval', 'evalFraction', 'evaluate on a file or on a held-out share of --data');
+  refuseBoth(trainSyntax, given, 'epochs', 'maxSteps', 'the run length is either epochs or optimizer steps');
+  const method = given.method ?? 'miss';
+  const only = (key: 'miniR' | 'loraAlpha', methods: readonly string[]): void => {
+    if (given[key] !== undefined && !methods.includes(method)) {
+      throw new UsageError('train', `--${flagName(key)} applies only to --method ${methods.join(' or ')}, found --method ${method}`);
+    }
+  };
+  only('miniR', ['mini']);
+  only('loraAlpha', ['lora']);
+  if (given.dropout !== undefined && given.dropout > 0 && method === 'bone') {
+    throw new UsageError('train', '--dropout is not available for --method bone (legacy Bone has no dropout); use --method miss, its successor with miss_dropout');
+  }
+  if (given.evalEvery !== undefined && given.eval === undefined && given.evalFraction === undefined) {
+    throw new UsageError('train', '--eval-every needs evaluation data: add --eval FILE or --eval-fraction F');
+  }
+  // A repo id resolves to its cached snapshot here only to check it exists; the loader resolves it again.
+  await checkModelPath('train', '--model', given.model!);
+  await checkFile('train', '--data', given.data!, 'a JSONL training file');
+  if (given.eval !== undefined) await checkFile('train', '--eval', given.eval, 'a JSONL evaluation file');
+  if (given.tokenizer !== undefined) await checkTokenizerPath('train', '--tokenizer', given.tokenizer);
+  await checkOutputFolder('train', '--out', given.out!);
+  const existing = await latestCheckpoint(given.out!);
+  if (existing && !given.resume) {
+    throw new UsageError('train', `--out ${given.out} already has a checkpoint from an earlier run (${existing}): add --resume to continue it, or choose another --out`);
+  }
+  if (existing && given.resume) await checkResumeSettings(existing, given);
+  return { ...withDefaults(trainSyntax, given), model: given.model!, data: given.data!, out: given.out! };
+}
+
+async function checkResumeSettings(checkpoint: string, given: OptionValues<typeof TRAIN_OPTIONS>): Promise<void> {
+  let saved: Record<string, unknown>;
+  try {
+    saved = (JSON.parse(await readFile(join(checkpoint, TRAINER_STATE_NAME), 'utf8')) as { settings?: Record<string, unknown> }).settings ?? {};
+  } catch {
+    return; // an unreadable state is reported by the Trainer when it restores
+  }
+  const current: Record<string, unknown> = { ...withDefaults(trainSyntax, given) };
+  if (typeof current.data === 'string') current.data = resolve(current.data);
+  for (const key of RESUME_INVARIANTS) {
+    if (!(key in saved)) continue;
+    const before = JSON.stringify(saved[key] ?? null);
+    const now = JSON.stringify(current[key] ?? null);
+    if (before !== now) {
+      const shownValue = (v: unknown): string => (v === null || v === undefined ? '(default)' : String(v));
+      throw new UsageError('train', `--resume: the checkpoint ${checkpoint} was trained with --${flagName(key)} ${shownValue(saved[key])}, found --${flagName(key)} ${shownValue(current[key])}; a resumed run must keep it (or train into another --out)`);
+    }
+  }
+}
+
+/** The dataset reader's errors name its option (`skipUntrainable: true`); a command-line user needs the flag. */
+async function loadDataset(file: string, tokenizer: PretrainedTokenizer, options: TokenizeOptions): Promise<LoadedDataset> {
+  try {
+    return await loadJsonlDataset(file, tokenizer, options);
+  } catch (error) {
+    if (error instanceof DatasetError) error.message = error.message.replace('pass skipUntrainable: true', 'pass --skip-untrainable');
+    throw error;
+  }
+}
+
+function summarize(dataset: LoadedDataset): DataSummary {
+  const s = dataset.summary;
+  return {
+    file: dataset.file, format: dataset.format, examples: s.examples, tokens: s.tokens, trainableTokens: s.trainableTokens, longest: s.longest,
+    truncatedExamples: s.truncatedExamples, truncatedTokens: s.truncatedTokens, skipped: s.skippedUntrainable,
+  };
+}
+
+function batchShapes(batches: LengthGroupedBatches): { shape: [number, number]; count: number }[] {
+  const counts = new Map<string, { shape: [number, number]; count: number }>();
+  for (const indices of batches.epochPlan(0)) {
+    const shape: [number, number] = [indices.length, batches.sequenceLengthOf(indices)];
+    const entry = counts.get(shape.join('x')) ?? { shape, count: 0 };
+    entry.count += 1;
+    counts.set(shape.join('x'), entry);
+  }
+  return [...counts.values()].sort((a, b) => a.shape[1] - b.shape[1] || a.shape[0] - b.shape[0]);
+}
+
+/** First Ctrl-C: stop at the next step boundary with a checkpoint. Second: quit now. */
+function installInterruptHandler(controller: AbortController, log: (message: string) => void): () => void {
+  let presses = 0;
+  const onSigint = (): void => {
+    presses += 1;
+    if (presses === 1) {
+      log('Ctrl-C: stopping after this step and writing a checkpoint (press Ctrl-C again to quit now)');
+      controller.abort();
+    } else {
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', onSigint);
+  return () => { process.off('SIGINT', onSigint); };
+}
+
+async function loadModelAndTokenizer(o: ResolvedTrainOptions, log: (m: string) => void): Promise<{ model: CausalLM; tokenizer: PretrainedTokenizer }> {
+  log(`loading ${o.model}`);
+  const { model, tokenizer: bundled } = await loadPretrained(o.model);
+  const tokenizer = o.tokenizer !== undefined ? await loadTokenizer(o.tokenizer) : bundled;
+  if (tokenizer === null) throw new UsageError('train', `--model ${o.model} has no tokenizer.json: add --tokenizer DIR (a folder with the model's tokenizer)`);
+  if (tokenizer.vocabSize > model.config.vocab_size) {
+    throw new UsageError('train', `the tokenizer (${tokenizer.dir}) has ids up to ${tokenizer.vocabSize - 1}, but the model's vocab_size is ${model.config.vocab_size}: they do not belong together`);
+  }
+  return { model, tokenizer };
+}
+
+interface PreparedData {
+  trainFile: LoadedDataset;
+  evalFile: LoadedDataset | null;
+  trainExamples: TokenizedExample[];
+  evalExamples: TokenizedExample[];
+  trainBatches: LengthGroupedBatches;
+  evalBatches: LengthGroupedBatches | undefined;
+  totalSteps: number;
+}
+
+/** Tokenize the data files, split off the eval share, batch both, and work out the run's length. */
+async function prepareData(o: ResolvedTrainOptions, tokenizer: PretrainedTokenizer, padTokenId: number, log: (m: string) => void, warn: (m: string) => void): Promise<PreparedData> {
+  const tokenizeOptions = { maxLength: o.maxLength, skipUntrainable: o.skipUntrainable ?? false };
+  const trainFile = await loadDataset(o.data, tokenizer, tokenizeOptions);
+  const evalFile = o.eval !== undefined ? await loadDataset(o.eval, tokenizer, tokenizeOptions) : null;
+  let trainExamples: TokenizedExample[] = trainFile.examples;
+  let evalExamples: TokenizedExample[] = evalFile?.examples ?? [];
+  if (o.evalFraction !== undefined) ({ train: trainExamples, eval: evalExamples } = splitDataset(trainFile.examples, { evalFraction: o.evalFraction, seed: o.seed }));
+  const trainBatches = makeBatches(trainExamples, { batchSize: o.batchSize!, padTokenId, maxLength: o.maxLength, seed: o.seed });
+  // Evaluation in length order: the fewest batch shapes, so the fewest graphs to compile.
+  const evalBatches = evalExamples.length > 0 ? makeBatches(evalExamples, { batchSize: o.batchSize!, padTokenId, maxLength: o.maxLength, shuffle: false }) : undefined;
+  const stepsPerEpoch = Math.floor(trainBatches.batchesPerEpoch / o.gradAccum!);
+  if (stepsPerEpoch === 0) {
+    throw new UsageError('train', `--grad-accum ${o.gradAccum} needs at least that many batches per epoch, found ${trainBatches.batchesPerEpoch} (${trainExamples.length} examples, --batch-size ${o.batchSize})`);
+  }
+  const totalSteps = o.maxSteps ?? stepsPerEpoch * (o.epochs ?? 1);
+  const truncated = trainFile.summary.truncatedExamples + (evalFile?.summary.truncatedExamples ?? 0);
+  log(`data: ${trainExamples.length} training examples${evalBatches ? `, ${evalExamples.length} for evaluation` : ''}; ${plural(trainBatches.batchesPerEpoch, 'batch')} per epoch${truncated ? `; ${plural(truncated, 'example')} truncated to ${o.maxLength} tokens` : ''}`);
+  for (const file of [trainFile, evalFile]) {
+    for (const skipped of file?.summary.skipped.slice(0, 5) ?? []) warn(`skipped ${skipped.source ? `${skipped.source.file}:${skipped.source.line}` : 'an example'}: ${skipped.reason}`);
+  }
+  return { trainFile, evalFile, trainExamples, evalExamples, trainBatches, evalBatches, totalSteps };
+}
+
+export async function runTrain(options: TrainOptions): Promise<TrainResult> {
+  const o = await resolveTrainOptions(options, 'runTrain options');
+  const io = options.io ?? processIO();
+  const progress = new TrainingProgress(io.stderr, { mode: progressMode(io.stderr, o.quiet ?? false), logEvery: o.logEvery ?? 10 });
+  const log = (message: string): void => progress.log(message);
+  const warn = (message: string): void => println(io.stderr, `warning: ${message}`);
+
+  const { model, tokenizer } = await loadModelAndTokenizer(o, log);
+  const padTokenId = tokenizer.padTokenId;
+  if (padTokenId === undefined) throw new UsageError('train', `the tokenizer (${tokenizer.dir}) names neither a pad nor an eos token, so batches cannot be padded`);
+
+  const data = await prepareData(o, tokenizer, padTokenId, log, warn);
+  const { trainBatches, evalBatches, totalSteps } = data;
+  const evalEvery = evalBatches ? o.evalEvery ?? Math.max(1, Math.ceil(totalSteps / 10)) : 0;
+
+  // ---- adapter
+  const peft: PeftModel<CausalLM> = getPeftModel(model, adapterConfigFor(o, model.nameOrPath ?? o.model), 'default', { warn });
+  const counts = peft.printTrainableParameters(() => undefined);
+  const adapterConfig = peft.peftConfig.get('default')!;
+  const targets = typeof adapterConfig.targetModules === 'string' ? adapterConfig.targetModules : [...(adapterConfig.targetModules ?? [])];
+  log(`adapter: ${adapterConfig.peftType} ${o.method}, r ${o.r}, targets ${Array.isArray(targets) ? targets.join(',') : targets}; ${formatCount(counts.trainable)} trainable of ${formatCount(counts.all)} parameters (${(100 * counts.trainable / counts.all).toFixed(3)}%)`);
+
+  // ---- training
+  // One signal for the Trainer: the caller's, Ctrl-C, or both.
+  const controller = new AbortController();
+  const forwardAbort = (): void => controller.abort();
+  if (options.signal?.aborted) controller.abort();
+  options.signal?.addEventListener('abort', forwardAbort, { once: true });
+  const removeHandler = options.handleSigint ? installInterruptHandler(controller, log) : () => undefined;
+  const settings: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(TRAIN_OPTIONS)) {
+    const value = (o as Record<string, unknown>)[key] ?? null;
+    // Absolute paths, so that a --resume from another working directory compares equal.
+    settings[key] = spec.kind === 'path' && typeof value === 'string' ? resolve(value) : value;
+  }
+  let tokens = 0;
+  let stepSeconds = 0;
+  let resumedFrom: string | null = null;
+  let startStep = 0;
+  const trainer = new Trainer(peft, trainBatches, {
+    lr: o.lr, schedule: o.schedule, warmupSteps: o.warmupSteps, maxSteps: totalSteps, gradientAccumulationSteps: o.gradAccum,
+    weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm, evalData: evalBatches, evalEvery, outputDir: o.out,
+    saveEvery: o.saveEvery, saveTotalLimit: o.keepCheckpoints, resume: o.resume ?? false, seed: o.seed, signal: controller.signal, settings,
+    onEvent: (e) => {
+      if (e.type === 'start') ({ resumedFrom, startStep } = e);
+      if (e.type === 'step') { tokens += e.tokens; stepSeconds += e.seconds; }
+      progress.onEvent(e);
+      options.onEvent?.(e);
+    },
+  });
+  if (o.resume && !(await latestCheckpoint(o.out))) log(`--resume: no checkpoint in ${o.out} yet; starting from step 0`);
+  const started = performance.now();
+  const startedAt = new Date();
+  let run: TrainerRunResult;
+  try {
+    run = await trainer.run();
+    // A checkpoint at the end too, so that `--resume --max-steps <more>` continues this run.
+    if (run.reason === 'completed' && run.step > 0) await trainer.saveCheckpoint();
+  } finally {
+    removeHandler();
+    options.signal?.removeEventListener('abort', forwardAbort);
+    progress.finish();
+  }
+  await peft.savePretrained(o.out);
+  const seconds = (performance.now() - started) / 1000;
+
+  const history = run.history;
+  const result: TrainResult = {
+    out: o.out, reportPath: join(o.out, 'report.html'), step: run.step, startStep, totalSteps, reason: run.reason, resumedFrom,
+    history, finalLoss: history.length ? history[history.length - 1]!.loss : null, finalEvalLoss: run.finalEvalLoss ?? lastEval(history),
+    trainableParameters: counts.trainable, allParameters: counts.all, targets,
+    data: {
+      train: summarize(data.trainFile), eval: data.evalFile ? summarize(data.evalFile) : null, trainExamples: data.trainExamples.length, evalExamples: data.evalExamples.length,
+      batchesPerEpoch: trainBatches.batchesPerEpoch, batchShapes: batchShapes(trainBatches),
+    },
+    seconds, tokens, tokensPerSecond: stepSeconds > 0 ? tokens / stepSeconds : 0,
+  };
+  await writeTrainReport(result.reportPath, {
+    title: `bone train: ${o.out}`,
+    subtitle: `${startedAt.toISOString().replace('T', ' ').slice(0, 19)} UTC · ${run.reason === 'completed' ? 'completed' : `interrupted at step ${run.step}`} · ${result.step} of ${totalSteps} steps`,
+    trainLoss: history.map((h) => ({ step: h.step, loss: h.loss })),
+    evalLoss: history.filter((h) => h.evalLoss !== undefined).map((h) => ({ step: h.step, loss: h.evalLoss! })),
+    sections: reportSections(o, result, model, adapterConfig.peftType),
+  });
+  printSummary(io, result, o);
+  return result;
+}
+
+function lastEval(history: TrainResult['history']): number | null {
+  for (let i = history.length - 1; i >= 0; i--) if (history[i]!.evalLoss !== undefined) return history[i]!.evalLoss!;
+  return null;
+}
+
+function reportSections(o: ResolvedTrainOptions, r: TrainResult, model: CausalLM, peftType: string): ReportSection[] {
+  const mode = o.method === 'lora' ? 'LoRA' : o.method === 'bat' || o.method === 'mini' ? o.method : modeName(true);
+  const c = model.config;
+  const d = r.data;
+  const dataRows = (label: string, s: DataSummary): [string, string][] => [
+    [`${label} file`, `${s.file} (${s.format})`],
+    [`${label} examples`, `${formatCount(s.examples)}${s.skipped ? ` (${plural(s.skipped, 'more example')} skipped: nothing to learn from)` : ''}`],
+    [`${label} tokens`, `${formatCount(s.tokens)} (${formatCount(s.trainableTokens)} with loss), longest example ${s.longest}`],
+    [`${label} truncated`, `${plural(s.truncatedExamples, 'example')} cut to ${o.maxLength} tokens (${plural(s.truncatedTokens, 'token')} dropped)`],
+  ];
+  // The defaults of options that do not apply to this method (--mini-r for miss) would only confuse.
+  const inapplicable = new Set([...(o.method === 'mini' ? [] : ['miniR']), ...(o.method === 'bone' ? ['dropout'] : [])]);
+  const settings: [string, string][] = Object.keys(TRAIN_OPTIONS).flatMap((key) => {
+    const v = (o as Record<string, unknown>)[key];
+    return v === undefined || inapplicable.has(key) ? [] : [[`--${flagName(key)}`, Array.isArray(v) ? v.join(',') : String(v)] as [string, string]];
+  });
+  return [
+    {
+      title: 'Run', rows: [
+        ['status', r.reason === 'completed' ? `completed ${r.step} steps` : `interrupted at step ${r.step} of ${r.totalSteps} (checkpoint written; --resume continues)`],
+        ['resumed from', r.resumedFrom ? `${r.resumedFrom} (step ${r.startStep})` : 'no (a fresh run)'],
+        ['final train loss', r.finalLoss === null ? '-' : formatNumber(r.finalLoss)],
+        ['final eval loss', r.finalEvalLoss === null ? '-' : formatNumber(r.finalEvalLoss)],
+        ['adapter', `${r.out} (PEFT format)`],
+      ],
+    },
+    {
+      title: 'Speed', rows: [
+        ['wall time', formatDuration(r.seconds)],
+        ['tokens trained on (this invocation)', formatCount(r.tokens)],
+        ['tokens per second (training steps)', formatCount(r.tokensPerSecond)],
+      ],
+    },
+    {
+      title: 'Model and adapter', rows: [
+        ['base model', `${o.model} (${c.model_type}: ${c.num_hidden_layers} layers, hidden ${c.hidden_size}, vocab ${c.vocab_size})`],
+        ['adapter', `${peftType} (--method ${o.method}, mode ${mode}), r ${o.r}${o.method === 'mini' ? `, mini_r ${o.miniR}` : ''}`],
+        ['targets', Array.isArray(r.targets) ? r.targets.join(', ') : r.targets],
+        ['trainable parameters', `${formatCount(r.trainableParameters)} of ${formatCount(r.allParameters)} (${(100 * r.trainableParameters / r.allParameters).toFixed(4)}%, ${formatShort(r.trainableParameters)})`],
+      ],
+    },
+    {
+      title: 'Data', rows: [
+        // With --eval-fraction the file holds both parts: call it data, not train.
+        ...dataRows(o.evalFraction !== undefined ? 'data' : 'train', d.train),
+        ...(d.eval ? dataRows('eval', d.eval) : []),
+        ['split', d.eval ? `train ${d.trainExamples}, eval ${d.evalExamples} (separate file)` : d.evalExamples ? `train ${d.trainExamples}, eval ${d.evalExamples} (--eval-fraction ${o.evalFraction})` : `train ${d.trainExamples}, no evaluation`],
+        ['batches per epoch', String(d.batchesPerEpoch)],
+        ['batch shapes [batch, tokens] × count', d.batchShapes.map((b) => `[${b.shape.join(', ')}] × ${b.count}`).join(', ')],
+      ],
+    },
+    { title: 'Settings', rows: settings },
+  ];
+}
+
+/** What this invocation trained: "20 steps", "steps 21-40 (resumed from step 20)", "step 5 (...)". */
+function stepsTrained(r: TrainResult): string {
+  if (r.startStep === 0) return `${r.step} steps`;
+  const steps = r.step - r.startStep === 1 ? `step ${r.step}` : `steps ${r.startStep + 1}-${r.step}`;
+  return `${steps} (resumed from step ${r.startStep})`;
+}
+
+function printSummary(io: CliIO, r: TrainResult, o: ResolvedTrainOptions): void {
+  if (r.step === r.startStep) {
+    println(io.stdout, `nothing to train: the run is already at step ${r.step} of ${r.totalSteps} (raise --max-steps to continue it)`);
+  } else {
+    const status = r.reason === 'completed' ? `trained ${stepsTrained(r)}` : `interrupted at step ${r.step} of ${r.totalSteps}; trained ${stepsTrained(r)}`;
+    println(io.stdout, `${status} in ${formatDuration(r.seconds)} (${formatCount(r.tokensPerSecond)} tokens/s)`);
+  }
+  const losses = [r.finalLoss === null ? null : `loss ${formatNumber(r.finalLoss)}`, r.finalEvalLoss === null ? null : `eval loss ${formatNumber(r.finalEvalLoss)}`].filter(Boolean);
+  if (losses.length) println(io.stdout, `final ${losses.join(', ')}`);
+  println(io.stdout, `adapter: ${r.out} (${o.method}, r ${o.r}, ${formatCount(r.trainableParameters)} trainable parameters)`);
+  println(io.stdout, `report: ${r.reportPath}`);
+  if (r.reason === 'interrupted') println(io.stdout, `continue with the same command and --resume (checkpoint-${r.step} in ${r.out})`);
+}
+
+export const trainCommand: Command = {
+  syntax: trainSyntax,
+  async main(argv, io) {
+    const { help, values } = await loadCommandLine(trainSyntax, argv);
+    if (help) { println(io.stdout, helpText(trainSyntax)); return 0; }
+    requireOptions(trainSyntax, values);
+    const result = await runTrain({ ...values, model: values.model!, data: values.data!, out: values.out!, io, handleSigint: true });
+    return result.reason === 'interrupted' ? 130 : 0;
+  },
+};
