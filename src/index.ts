@@ -3,6 +3,7 @@ export * from './engine/index.ts';
 export * from './nn/index.ts';
 export * from './models/index.ts';
 export { SafetensorsError, readSafetensors, readSafetensorsHeader, writeSafetensors, openSafetensors, type SafetensorsTensor, type SafetensorsDType } from './io/safetensors.ts';
+export { loadModel, loadPretrained, savePretrained, resolveModelFolder, parseShardSize, ModelFolderError, HubCacheError, hubCacheLocation, type LoadModelOptions, type LoadPretrainedOptions, type Pretrained, type SavePretrainedOptions } from './io/model-folder.ts';
 export { loadTokenizer, PretrainedTokenizer, TokenizerError, type ChatMessage } from './io/tokenizer.ts';
 export * from './peft/index.ts';
 export type { JsonObject } from './io/json.ts';

@@ -9,15 +9,16 @@
  */
 import assert from 'node:assert/strict';
 import { cp, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Tensor } from '../../src/engine/index.ts';
 import { f32ToBf16, f32ToF16 } from '../../src/engine/dtype.ts';
 import { ConfigError, createModelFromConfig, type CausalLM } from '../../src/models/index.ts';
 import {
-  ModelFolderError, loadModel, loadPretrained, parseShardSize, savePretrained,
+  ModelFolderError, hubCacheLocation, loadModel, loadPretrained, parseShardSize, savePretrained,
 } from '../../src/io/model-folder.ts';
+import { looksLikeRepoId } from '../../src/io/hub-cache.ts';
 import { readSafetensors, readSafetensorsHeader, writeSafetensors, type SafetensorsTensor } from '../../src/io/safetensors.ts';
 import { ROOT, maxAbsDiff } from '../models/helpers.ts';
 
@@ -372,6 +373,20 @@ describe('Hugging Face cache layout', () => {
     const both = await loadPretrained(withTokenizer);
     assert.ok(both.tokenizer);
     assert.ok(both.tokenizer.encode('hello world').length > 0);
+  });
+
+  test('the cache folder is chosen as huggingface_hub chooses it', () => {
+    const at = (env: Record<string, string>, cacheDir?: string): string => hubCacheLocation({ env, ...(cacheDir ? { cacheDir } : {}) }).dir;
+    const all = { HF_HUB_CACHE: '/a', HUGGINGFACE_HUB_CACHE: '/b', HF_HOME: '/c', XDG_CACHE_HOME: '/d' };
+    assert.equal(at(all, '/explicit'), '/explicit');
+    assert.equal(at(all), '/a');
+    assert.equal(at({ ...all, HF_HUB_CACHE: '' }), '/b', 'an empty variable counts as unset');
+    assert.equal(at({ HF_HOME: '/c', XDG_CACHE_HOME: '/d' }), '/c/hub');
+    assert.equal(at({ XDG_CACHE_HOME: '/d' }), '/d/huggingface/hub');
+    assert.equal(at({}), join(homedir(), '.cache', 'huggingface', 'hub'));
+    assert.equal(at({ HF_HOME: '~/hf' }), join(homedir(), 'hf', 'hub'));
+    for (const id of ['gpt2', 'HuggingFaceTB/SmolLM2-135M', 'org/model.v1_2']) assert.ok(looksLikeRepoId(id), id);
+    for (const id of ['./model', '/abs/path', 'a/b/c', 'org/-bad', 'a--b/c', 'org/a..b', '']) assert.ok(!looksLikeRepoId(id), id);
   });
 
   test('a repo found nowhere is an error listing every place looked at', async () => {
