@@ -1,0 +1,175 @@
+/**
+ * Shared by the training-step benchmark's child processes: the SmolLM2-135M-shaped Llama with
+ * cheap random weights, the adapter configs of each method, the batch, and a backend that records
+ * ONNX Runtime's run time (and can profile or change session options, for prototypes).
+ */
+import { availableParallelism } from 'node:os';
+import ort from 'onnxruntime-node';
+import { Tensor, setBackend, type CompiledGraph, type FeedTensor, type TypedArray } from '../../src/engine/index.ts';
+import { createModelFromConfig, type CausalLM } from '../../src/models/index.ts';
+import { LoraConfig, MissConfig, getPeftModel, type AdapterConfig, type PeftModel } from '../../src/peft/index.ts';
+
+export const METHODS = ['bone', 'bat', 'mini', 'lora'] as const;
+export type Method = (typeof METHODS)[number];
+
+/** The anchor script's name for each method (peft_anchor_bench.py --method). */
+export const ANCHOR_METHOD: Record<Method, string> = { bone: 'miss', bat: 'bat', mini: 'mini', lora: 'lora' };
+
+export interface Shape {
+  layers: number;
+  batch: number;
+  seq: number;
+  /** Bone/BAT/MiSS block size; LoRA uses r/2 with alpha r, as the anchor does. */
+  r: number;
+}
+
+/** SmolLM2-135M's config.json (the fields that matter), as in the anchor script. */
+export function smolConfig(layers: number): Record<string, unknown> {
+  return {
+    model_type: 'llama', hidden_size: 576, intermediate_size: 1536, num_hidden_layers: layers, num_attention_heads: 9,
+    num_key_value_heads: 3, vocab_size: 49152, max_position_embeddings: 2048, rms_norm_eps: 1e-5, rope_theta: 10000,
+    tie_word_embeddings: true, hidden_act: 'silu', initializer_range: 0.02,
+  };
+}
+
+/** Uniform floats with std `std` (mulberry32): a 135M-parameter model fills in about a second. */
+export function randomFloats(n: number, std: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  const scale = std * Math.sqrt(3) * 2 / 4294967296;
+  const shift = std * Math.sqrt(3);
+  let a = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = ((t ^ (t >>> 14)) >>> 0) * scale - shift;
+  }
+  return out;
+}
+
+export function randomIds(n: number, vocab: number, seed: number): BigInt64Array {
+  const out = new BigInt64Array(n);
+  let a = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    a = (Math.imul(a, 1664525) + 1013904223) >>> 0;
+    out[i] = BigInt(a % vocab);
+  }
+  return out;
+}
+
+/** The base model with random weights: linear/embedding weights ~ std 0.02, norms one (transformers' init scheme, cheaper numbers). */
+export function makeModel(layers: number): CausalLM {
+  const model = createModelFromConfig(smolConfig(layers) as never);
+  let seed = 1;
+  for (const [name, p] of model.namedParameters()) {
+    p.value = name.endsWith('norm.weight')
+      ? Tensor.ones(p.shape)
+      : Tensor.fromData(randomFloats(p.size, 0.02, seed++), p.shape);
+  }
+  return model;
+}
+
+export function adapterConfig(method: Method, r: number): AdapterConfig {
+  const targetModules = ['q_proj', 'v_proj'];
+  switch (method) {
+    case 'bone': return new MissConfig({ r, targetModules });
+    case 'bat': return new MissConfig({ r, targetModules, initWeights: 'bat' });
+    case 'mini': return new MissConfig({ r, targetModules, initWeights: 'mini', miniR: 64 });
+    case 'lora': return new LoraConfig({ r: r / 2, loraAlpha: r, targetModules });
+  }
+}
+
+export function makePeft(method: Method, shape: Shape): PeftModel<CausalLM> {
+  const peft = getPeftModel(makeModel(shape.layers), adapterConfig(method, shape.r), 'default', { warn: () => undefined });
+  peft.train();
+  return peft;
+}
+
+/** labels = ids, as the anchor (the model shifts them). */
+export function makeBatch(shape: Shape): { ids: Tensor; labels: Tensor } {
+  const ids = Tensor.fromData(randomIds(shape.batch * shape.seq, 49152, 12345), [shape.batch, shape.seq], 'int64');
+  return { ids, labels: ids };
+}
+
+export const now = (): number => performance.now();
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length === 0 ? NaN : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export const peakRssMB = (): number => process.resourceUsage().maxRSS / 1024;
+export const rssMB = (): number => process.memoryUsage().rss / 2 ** 20;
+
+export interface SessionTweaks {
+  enableCpuMemArena?: boolean;
+  enableMemPattern?: boolean;
+  /** ORT session config entries (SessionOptions.extra). */
+  extra?: Record<string, unknown>;
+  /** Write an ORT profile with this file prefix; profiling ends after `profileRuns` runs of each session. */
+  profilePrefix?: string;
+  profileRuns?: number;
+}
+
+/** What the recording backend saw. */
+export const recorder = {
+  /** ms in session.run (ORT + binding), last run. */
+  lastRunMs: 0,
+  /** Bytes of the last compiled model. */
+  lastModelBytes: 0,
+  /** ms for InferenceSession.create of the last model. */
+  lastSessionMs: 0,
+  /** Sessions whose profile was closed (the file is `<profilePrefix>_<date>.json`). */
+  profilesEnded: 0,
+};
+
+/**
+ * The engine's onnxruntime-node backend (same options as src/engine/runtime/ort-node.ts), plus run
+ * timing, optional profiling and optional session-option changes for prototypes.
+ */
+export function installRecordingBackend(tweaks: SessionTweaks = {}): void {
+  const threads = Number(process.env.BONE_THREADS) || availableParallelism();
+  setBackend({
+    name: 'onnxruntime-node (bench recorder)',
+    async compile(model: Uint8Array, opts = {}): Promise<CompiledGraph> {
+      const t0 = now();
+      const session = await ort.InferenceSession.create(model, {
+        executionProviders: ['cpu'],
+        graphOptimizationLevel: 'all',
+        executionMode: 'sequential',
+        intraOpNumThreads: threads,
+        interOpNumThreads: 1,
+        enableCpuMemArena: tweaks.enableCpuMemArena ?? true,
+        enableMemPattern: tweaks.enableMemPattern ?? true,
+        ...(tweaks.profilePrefix ? { enableProfiling: true, profileFilePrefix: tweaks.profilePrefix } : {}),
+        ...(opts.float64 ? { extra: { optimization: { disable_specified_optimizers: 'MatMulScaleFusion;QuickGeluFusion' } } } : {}),
+        ...(tweaks.extra ? { extra: tweaks.extra } : {}),
+      });
+      recorder.lastSessionMs = now() - t0;
+      recorder.lastModelBytes = model.byteLength;
+      let runsLeft = tweaks.profilePrefix ? (tweaks.profileRuns ?? 1) : 0;
+      return {
+        async run(feeds: Record<string, FeedTensor>, outputNames: readonly string[]): Promise<TypedArray[]> {
+          const ortFeeds: Record<string, ort.Tensor> = {};
+          for (const [name, f] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(f.dtype as 'float32', f.data as Float32Array, f.dims);
+          const t = now();
+          const result = await session.run(ortFeeds, outputNames as string[]);
+          recorder.lastRunMs = now() - t;
+          if (runsLeft > 0 && --runsLeft === 0) {
+            session.endProfiling();
+            recorder.profilesEnded++;
+          }
+          return outputNames.map((n) => result[n]!.data as TypedArray);
+        },
+        async release(): Promise<void> { await session.release(); },
+      };
+    },
+  });
+}
+
+/** Print one JSON result line for the parent process. */
+export function emitResult(obj: unknown): void {
+  process.stdout.write(`@@RESULT ${JSON.stringify(obj)}\n`);
+}
