@@ -11,15 +11,19 @@ export interface ChildRun<T> {
   result: T | null;
   error: string | null;
   wallMs: number;
+  /** The child's whole standard output and standard error. */
+  stdout: string;
+  stderr: string;
   loadBefore: number;
   loadAfter: number;
 }
 
 /**
  * Run a command; stderr lines are passed through (indented) when `echo` is set, and the result is
- * the `@@RESULT {json}` line of stdout or, with `lastJsonLine`, stdout's last line that parses as JSON.
+ * the `@@RESULT {json}` line of stdout or, with `lastJsonLine`, stdout's last line that parses as
+ * JSON, or what `parse` makes of stdout and stderr.
  */
-export function runChild<T>(cmd: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv; echo?: boolean; lastJsonLine?: boolean; timeoutMs?: number } = {}): Promise<ChildRun<T>> {
+export function runChild<T>(cmd: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv; echo?: boolean; lastJsonLine?: boolean; parse?: (stdout: string, stderr: string) => T | null; timeoutMs?: number } = {}): Promise<ChildRun<T>> {
   const loadBefore = loadAverage();
   const t0 = performance.now();
   return new Promise((resolve) => {
@@ -36,14 +40,14 @@ export function runChild<T>(cmd: string, args: readonly string[], opts: { env?: 
     const finish = (code: number | null, signal: string | null, spawnError?: Error): void => {
       if (timer) clearTimeout(timer);
       const lines = out.split('\n').map((l) => l.trim()).filter(Boolean);
-      let result: T | null = null;
-      for (const line of [...lines].reverse()) {
+      let result: T | null = opts.parse ? opts.parse(out, err) : null;
+      if (!opts.parse) for (const line of [...lines].reverse()) {
         const json = line.startsWith('@@RESULT ') ? line.slice(9) : opts.lastJsonLine && line.startsWith('{') ? line : null;
         if (json === null) continue;
         try { result = JSON.parse(json) as T; break; } catch { /* not JSON */ }
       }
       const failed = spawnError ? spawnError.message : code !== 0 ? `exit ${code ?? signal}: ${err.trim().split('\n').slice(-5).join(' | ')}` : result === null ? 'no result line' : null;
-      resolve({ ok: failed === null, result, error: failed, wallMs: performance.now() - t0, loadBefore, loadAfter: loadAverage() });
+      resolve({ ok: failed === null, result, error: failed, wallMs: performance.now() - t0, stdout: out, stderr: err, loadBefore, loadAfter: loadAverage() });
     };
     child.on('error', (e) => finish(null, null, e));
     child.on('close', (code, signal) => finish(code, signal));

@@ -14,6 +14,18 @@ import type { PeftModel } from '../peft/index.ts';
 export const TRAINER_STATE_NAME = 'trainer_state.json';
 export const OPTIMIZER_NAME = 'optimizer.safetensors';
 
+export interface HistoryRecord {
+  step: number;
+  loss: number;
+  lr: number;
+  /** The gradient norm before clipping (null when clipping is off, as it is then not computed). */
+  gradNorm?: number | null;
+  /** Tokens in the step's batches (padding excluded) and the step's wall-clock seconds. */
+  tokens?: number;
+  seconds?: number;
+  evalLoss?: number;
+}
+
 export interface TrainerState {
   /** Optimizer steps completed. */
   step: number;
@@ -22,8 +34,8 @@ export interface TrainerState {
   batchIndex: number;
   /** The engine's default generator (dropout seeds), as Generator.getState() gives it. */
   rng: { state: string; spare: number | null };
-  /** Loss history so far, for the report. */
-  history: { step: number; loss: number; lr: number; evalLoss?: number }[];
+  /** One record per optimizer step so far, for the report and for reading a run's speed afterwards. */
+  history: HistoryRecord[];
   /** Free-form settings of the run, checked on resume. */
   settings: Record<string, unknown>;
 }

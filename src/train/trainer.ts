@@ -269,7 +269,7 @@ export class Trainer {
       const t0 = performance.now();
       const r = await this.trainStep();
       const seconds = (performance.now() - t0) / 1000;
-      const record: TrainerState['history'][number] = { step: this.#step, loss: r.loss, lr: r.lr };
+      const record: TrainerState['history'][number] = { step: this.#step, loss: r.loss, lr: r.lr, gradNorm: r.gradNorm, tokens: r.tokens, seconds };
       this.history.push(record);
       o.onEvent?.({ type: 'step', step: this.#step, totalSteps: total, loss: r.loss, lr: r.lr, gradNorm: r.gradNorm, tokens: r.tokens, seconds, tokensPerSecond: r.tokens / seconds });
       const last = this.#step === total;

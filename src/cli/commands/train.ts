@@ -16,7 +16,7 @@ import { loadTokenizer, type PretrainedTokenizer } from '../../io/tokenizer.ts';
 import { loadPretrained } from '../../io/model-folder.ts';
 import type { CausalLM } from '../../models/index.ts';
 import { getPeftModel, type PeftModel } from '../../peft/index.ts';
-import { TRAINER_STATE_NAME, latestCheckpoint } from '../../train/checkpoint.ts';
+import { TRAINER_STATE_NAME, latestCheckpoint, type HistoryRecord } from '../../train/checkpoint.ts';
 import {
   DatasetError, loadJsonlDataset, makeBatches, splitDataset,
   type LengthGroupedBatches, type LoadedDataset, type TokenizeOptions, type TokenizedExample,
@@ -116,7 +116,7 @@ export interface TrainResult {
   totalSteps: number;
   reason: 'completed' | 'interrupted';
   resumedFrom: string | null;
-  history: { step: number; loss: number; lr: number; evalLoss?: number }[];
+  history: HistoryRecord[];
   finalLoss: number | null;
   finalEvalLoss: number | null;
   trainableParameters: number;

@@ -1,0 +1,179 @@
+/**
+ * `bone train` beside the Python PEFT anchor (npm run bench:cli): the command a user runs, end to
+ * end in its own process — load a model folder, tokenize a JSONL file, train, write checkpoint,
+ * adapter and report — on a SmolLM2-135M-shaped Llama (random weights, the anchor's config), batch
+ * 4 × 256 tokens, adapters on q_proj and v_proj, AdamW at a constant learning rate, no clipping.
+ *
+ * bone train's tokens/s: tokens per step over the median step time of the steps after the first
+ * (which compiles the step's graph), from the per-step records of the run's trainer_state.json, as
+ * the anchor takes the median of the steps after its first. (The rate bone train's progress line
+ * prints, a mean over the same steps, is kept too.) The two run alternately, several rounds, in the
+ * same session.
+ *
+ *   node --import tsx bench/cli-train.bench.ts [--methods bone,lora] [--rounds 2] [--steps 6] [--threads 2]
+ *
+ * The anchor: BONE_ANCHOR_PYTHON (a Python with torch, transformers, peft) runs BONE_ANCHOR_SCRIPT
+ * (default ../shared/anchors/peft_anchor_bench.py from the repository root). Results:
+ * bench/out/cli-train.json; the model folder and data are made once in bench/out/cli-train/.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Generator } from '../src/engine/index.ts';
+import { savePretrained } from '../src/io/model-folder.ts';
+import { loadTokenizer } from '../src/io/tokenizer.ts';
+import { pretrainingDocument } from '../demo/tiny-world.ts';
+import { loadAverage, runChild, type ChildRun } from './train/child.ts';
+import { ANCHOR_METHOD, METHODS, makeModel, median, type Method } from './train/common.ts';
+import { machineInfo } from './util.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    methods: { type: 'string', default: 'bone,lora' },
+    rounds: { type: 'string', default: '2' },
+    steps: { type: 'string', default: '6' },
+    threads: { type: 'string', default: '2' },
+  },
+});
+
+const ROOT = resolve(import.meta.dirname, '..');
+const OUT_DIR = join(import.meta.dirname, 'out');
+const WORK_DIR = join(OUT_DIR, 'cli-train');
+const MODEL_DIR = join(WORK_DIR, 'smollm2-135m-shaped');
+const DATA_FILE = join(WORK_DIR, 'train.jsonl');
+/** A byte-level BPE tokenizer in SmolLM2's style (ChatML special tokens); its ids are all below the model's vocabulary. */
+const TOKENIZER_DIR = join(ROOT, 'test/fixtures/tokenizers/chatml');
+const BATCH = 4;
+const SEQ = 256;
+const R = 64;
+const methods = args.methods!.split(',').map((m) => m.trim()) as Method[];
+for (const m of methods) if (!METHODS.includes(m)) throw new Error(`--methods: unknown method ${m} (known: ${METHODS.join(', ')})`);
+const rounds = Number(args.rounds);
+const steps = Number(args.steps);
+const threads = Number(args.threads);
+
+const anchorPython = process.env.BONE_ANCHOR_PYTHON ?? null;
+const anchorScript = resolve(ROOT, process.env.BONE_ANCHOR_SCRIPT ?? '../shared/anchors/peft_anchor_bench.py');
+if (!anchorPython) throw new Error('set BONE_ANCHOR_PYTHON to a Python with torch, transformers and peft (the anchor runs beside bone train)');
+if (!existsSync(anchorScript)) throw new Error(`anchor script not found at ${anchorScript} (set BONE_ANCHOR_SCRIPT)`);
+const timeBin = existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
+
+const log = (s = ''): void => { process.stdout.write(`${s}\n`); };
+const fmt = (x: number | null | undefined, digits = 0): string => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(digits));
+
+/** bone train's flags for each method, the anchor's settings (LoRA: r/2 with alpha r). */
+const CLI_METHOD: Record<Method, string[]> = {
+  bone: ['--method', 'miss', '--r', String(R)],
+  bat: ['--method', 'bat', '--r', String(R)],
+  mini: ['--method', 'mini', '--r', String(R), '--mini-r', '64'],
+  lora: ['--method', 'lora', '--r', String(R / 2), '--lora-alpha', String(R)],
+};
+
+/** The model folder (config.json, model.safetensors, the tokenizer) and JSONL text long enough that every example is cut to SEQ tokens. */
+async function prepare(): Promise<void> {
+  mkdirSync(WORK_DIR, { recursive: true });
+  if (!existsSync(join(MODEL_DIR, 'model.safetensors'))) {
+    log(`writing ${MODEL_DIR} (random weights, SmolLM2-135M's shape)`);
+    await savePretrained(makeModel(30), MODEL_DIR);
+    for (const f of ['tokenizer.json', 'tokenizer_config.json']) writeFileSync(join(MODEL_DIR, f), readFileSync(join(TOKENIZER_DIR, f)));
+  }
+  const tokenizer = await loadTokenizer(MODEL_DIR);
+  const g = new Generator(5);
+  const lines: string[] = [];
+  for (let i = 0; i < BATCH * steps * 2; i++) {
+    let text = '';
+    while (tokenizer.encode(text).length <= SEQ) text += pretrainingDocument(g).replace('<|endoftext|>', '\n');
+    lines.push(JSON.stringify({ text }));
+  }
+  writeFileSync(DATA_FILE, `${lines.join('\n')}\n`);
+}
+
+interface OursRun { tokensPerSecond: number; printedTokensPerSecond: number; stepSeconds: number[]; wallSeconds: number; peakRssMB: number | null; trainable: number | null }
+interface AnchorResult { trainable: number; median_step_s: number; tokens_per_s: number; peak_rss_mb: number }
+
+/** Reads bone train's output (progress goes to stderr): the last progress line's rate and the adapter line's trainable count. */
+function parseBoneTrain(stdout: string): Pick<OursRun, 'printedTokensPerSecond' | 'trainable'> | null {
+  const num = (s: string): number => Number(s.replace(/,/g, ''));
+  const last = [...stdout.matchAll(/^step +(\d+)\/(\d+) \|.*?\| ([\d,]+) tok\/s/gm)].pop();
+  const trainable = /^adapter: .*?; ([\d,]+) trainable of/m.exec(stdout);
+  if (!last || last[1] !== last[2]) return null;
+  return { printedTokensPerSecond: num(last[3]!), trainable: trainable ? num(trainable[1]!) : null };
+}
+
+async function boneTrain(method: Method): Promise<ChildRun<OursRun>> {
+  const out = join(WORK_DIR, `run-${method}`);
+  rmSync(out, { recursive: true, force: true });
+  const rssFile = join(WORK_DIR, 'peak-rss-kb.txt');
+  rmSync(rssFile, { force: true });
+  const cli = [process.execPath, '--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'train', '--model', MODEL_DIR, '--data', DATA_FILE, '--out', out,
+    ...CLI_METHOD[method], '--targets', 'q_proj,v_proj', '--batch-size', String(BATCH), '--max-length', String(SEQ), '--max-steps', String(steps),
+    '--lr', '1e-4', '--schedule', 'constant', '--weight-decay', '0.01', '--max-grad-norm', '0', '--save-every', '0', '--log-every', '0'];
+  const [cmd, ...rest] = timeBin ? [timeBin, '-f', '%M', '-o', rssFile, ...cli] : cli;
+  const r = await runChild<OursRun>(cmd!, rest, {
+    env: { ...process.env, BONE_THREADS: String(threads) }, timeoutMs: 30 * 60_000,
+    parse: (stdout, stderr) => {
+      const p = parseBoneTrain(`${stdout}\n${stderr}`);
+      return p && { ...p, tokensPerSecond: NaN, stepSeconds: [], wallSeconds: NaN, peakRssMB: null };
+    },
+  });
+  if (r.result) {
+    const state = JSON.parse(readFileSync(join(out, `checkpoint-${steps}`, 'trainer_state.json'), 'utf8')) as { history: { tokens: number; seconds: number }[] };
+    const timed = state.history.slice(1);
+    r.result.stepSeconds = state.history.map((h) => h.seconds);
+    r.result.tokensPerSecond = median(timed.map((h) => h.tokens)) / median(timed.map((h) => h.seconds));
+    r.result.wallSeconds = r.wallMs / 1000;
+    if (existsSync(rssFile)) r.result.peakRssMB = Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop()) / 1024;
+  }
+  if (!r.ok) log(`  bone train ${method} failed: ${r.error}\n${(r.stdout + r.stderr).split('\n').slice(-8).join('\n')}`);
+  else log(`  bone train --method ${CLI_METHOD[method][1]!.padEnd(4)} ${fmt(r.result!.tokensPerSecond)} tok/s (printed: ${fmt(r.result!.printedTokensPerSecond)}), peak ${fmt(r.result!.peakRssMB)} MB, whole command ${fmt(r.result!.wallSeconds, 1)} s (load ${fmt(r.loadBefore, 1)}→${fmt(r.loadAfter, 1)})`);
+  return r;
+}
+
+async function anchor(method: Method): Promise<ChildRun<AnchorResult>> {
+  const r = await runChild<AnchorResult>(anchorPython!, [anchorScript, '--method', ANCHOR_METHOD[method], '--steps', String(steps - 1), '--batch', String(BATCH),
+    '--seq', String(SEQ), '--r', String(R), '--threads', String(threads)], { lastJsonLine: true, timeoutMs: 30 * 60_000 });
+  if (!r.ok) log(`  anchor ${method} failed: ${r.error}`);
+  else log(`  anchor --method ${ANCHOR_METHOD[method].padEnd(4)}     ${fmt(r.result!.tokens_per_s)} tok/s, peak ${fmt(r.result!.peak_rss_mb)} MB, whole script ${fmt(r.wallMs / 1000, 1)} s (load ${fmt(r.loadBefore, 1)}→${fmt(r.loadAfter, 1)})`);
+  return r;
+}
+
+async function main(): Promise<void> {
+  const machine = machineInfo(threads);
+  log(`bone train vs PEFT: ${machine.cpu}, ${machine.cores} cores, ${threads} threads, SmolLM2-135M shape, batch ${BATCH}×${SEQ}, ${steps} steps (the first compiles / warms up), load ${fmt(loadAverage(), 1)}`);
+  await prepare();
+  const runs: { method: Method; round: number; ours: OursRun | null; anchor: AnchorResult | null }[] = [];
+  for (let round = 0; round < rounds; round++) {
+    for (const [i, method] of methods.entries()) {
+      // Alternate who goes first, so that a change in background load hits both alike.
+      const anchorFirst = (round + i) % 2 === 1;
+      let a: ChildRun<AnchorResult> | null = null;
+      if (anchorFirst) a = await anchor(method);
+      const o = await boneTrain(method);
+      if (!anchorFirst) a = await anchor(method);
+      runs.push({ method, round, ours: o.ok ? o.result : null, anchor: a?.ok ? a.result : null });
+    }
+  }
+  const summary = methods.map((method) => {
+    const mine = runs.filter((r) => r.method === method);
+    const ours = mine.flatMap((r) => (r.ours ? [r.ours] : []));
+    const anchors = mine.flatMap((r) => (r.anchor ? [r.anchor] : []));
+    const oursTokS = median(ours.map((r) => r.tokensPerSecond));
+    const anchorTokS = median(anchors.map((r) => r.tokens_per_s));
+    const oursRss = median(ours.flatMap((r) => (r.peakRssMB === null ? [] : [r.peakRssMB])));
+    const anchorRss = median(anchors.map((r) => r.peak_rss_mb));
+    return {
+      method, cli: CLI_METHOD[method].join(' '), trainable: ours[0]?.trainable ?? null, anchorTrainable: anchors[0]?.trainable ?? null,
+      oursTokS, anchorTokS, tokRatio: oursTokS / anchorTokS, oursRss, anchorRss, rssRatio: oursRss / anchorRss,
+      oursAll: ours.map((r) => r.tokensPerSecond), anchorAll: anchors.map((r) => r.tokens_per_s), oursWall: ours.map((r) => r.wallSeconds),
+    };
+  });
+  writeFileSync(join(OUT_DIR, 'cli-train.json'), `${JSON.stringify({ date: new Date().toISOString(), machine, settings: { batch: BATCH, seq: SEQ, r: R, steps, rounds, threads }, runs, summary }, null, 1)}\n`);
+  log('\n| method | bone train tok/s | PEFT tok/s | ratio | bone train peak RSS MB | PEFT peak RSS MB | ratio |');
+  log('|---|---:|---:|---:|---:|---:|---:|');
+  for (const s of summary) {
+    log(`| \`${s.cli}\` | ${fmt(s.oursTokS)} (${s.oursAll.map((x) => fmt(x)).join(', ')}) | ${fmt(s.anchorTokS)} (${s.anchorAll.map((x) => fmt(x)).join(', ')}) | **${fmt(s.tokRatio, 2)}×** | ${fmt(s.oursRss)} | ${fmt(s.anchorRss)} | ${fmt(s.rssRatio, 2)}× |`);
+  }
+  log(`\nresults: ${join('bench/out', 'cli-train.json')}; load at the end ${fmt(loadAverage(), 1)}`);
+}
+
+await main();
