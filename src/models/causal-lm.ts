@@ -22,6 +22,11 @@ export interface CausalLMInput {
   pastKeyValues?: KVCache | null;
   /** int64 [batch, seq]: returns `loss` (shifted cross-entropy, -100 ignored). */
   labels?: Tensor | null;
+  /**
+   * With labels: divide the summed loss by this instead of the number of kept labels
+   * (transformers' num_items_in_batch, for gradient accumulation over micro-batches).
+   */
+  numItemsInBatch?: number | Tensor;
   /** Compute logits for only the last N positions (0: all), as transformers' logits_to_keep. */
   logitsToKeep?: number;
 }
@@ -29,6 +34,12 @@ export interface CausalLMInput {
 export interface CausalLMOutput {
   /** float32 [batch, seq (or logitsToKeep), vocab]. */
   logits: Tensor;
+  /**
+   * With labels. In training mode, when the output layer is a plain Linear without bias, the loss is
+   * computed from the hidden states with the layer fused into the cross-entropy (no [tokens, vocab]
+   * tensor kept for the backward pass); `logits` are then a separate, lazy branch of the graph that
+   * costs nothing unless realised.
+   */
   loss?: Tensor;
   /** The cache with this step written (lazy: realise it with the logits). */
   pastKeyValues?: KVCache;

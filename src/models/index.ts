@@ -6,7 +6,7 @@ export {
 } from './config.ts';
 export type { CausalLM, CausalLMInput, CausalLMOutput } from './causal-lm.ts';
 export { KVCache, type KVCacheShape, type LayerKV } from './cache.ts';
-export { causalLMLoss, type CausalLMLossOptions } from './loss.ts';
+export { causalLMLoss, causalLMLossFromHidden, type CausalLMLossOptions } from './loss.ts';
 export { positionIdsFromMask, positionIdsRange, cacheKeyMask, rightPaddedRows } from './masking.ts';
 export {
   LlamaForCausalLM, LlamaModel, LlamaDecoderLayer, LlamaAttention, LlamaMLP, LLAMA_CONFIG, llamaArchitecture,

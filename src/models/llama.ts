@@ -15,7 +15,7 @@ import { KVCache, type LayerKV } from './cache.ts';
 import type { CausalLM, CausalLMInput, CausalLMOutput } from './causal-lm.ts';
 import type { ConfigSpec, DecoderConfig } from './config.ts';
 import { ModelError } from './errors.ts';
-import { causalLMLoss } from './loss.ts';
+import { causalLMLoss, causalLMLossFromHidden } from './loss.ts';
 import { cacheKeyMask, positionIdsFromMask, positionIdsRange } from './masking.ts';
 
 /** LlamaConfig's defaults (transformers 5.18). */
@@ -257,7 +257,7 @@ export class LlamaForCausalLM extends Module implements CausalLM {
   }
 
   forward(input: CausalLMInput): CausalLMOutput {
-    const { labels = null, logitsToKeep = 0 } = input;
+    const { labels = null, logitsToKeep = 0, numItemsInBatch } = input;
     const { lastHiddenState, pastKeyValues } = this.model.forward(input);
     if (!Number.isInteger(logitsToKeep) || logitsToKeep < 0) throw new ModelError(`logitsToKeep must be a non-negative integer, found ${logitsToKeep}`);
     const kept = logitsToKeep > 0 ? lastHiddenState.slice(1, -logitsToKeep) : lastHiddenState;
@@ -265,7 +265,12 @@ export class LlamaForCausalLM extends Module implements CausalLM {
     const out: CausalLMOutput = { logits };
     if (labels) {
       if (logitsToKeep > 0) throw new ModelError('labels need logits for every position: do not pass logitsToKeep with labels');
-      out.loss = causalLMLoss(logits, labels);
+      const lossOptions = numItemsInBatch === undefined ? {} : { numItemsInBatch };
+      // A head wrapped by an adapter (or modules_to_save) is not a Linear: it keeps the plain path.
+      const fusable = this.training && this.lm_head instanceof Linear && this.lm_head.bias === null;
+      out.loss = fusable
+        ? causalLMLossFromHidden(lastHiddenState, (this.lm_head as Linear).weight.value, labels, lossOptions)
+        : causalLMLoss(logits, labels, lossOptions);
     }
     if (pastKeyValues) out.pastKeyValues = pastKeyValues;
     return out;

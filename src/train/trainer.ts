@@ -5,7 +5,7 @@
  * checkpoints that resume exactly.
  */
 import { Tensor, getDefaultGenerator, grad, manualSeed, realize } from '../engine/index.ts';
-import { causalLMLoss, type CausalLM } from '../models/index.ts';
+import type { CausalLM } from '../models/index.ts';
 import { join } from 'node:path';
 import { readSafetensors } from '../io/safetensors.ts';
 import { ADAPTER_WEIGHTS_NAME, type PeftModel } from '../peft/index.ts';
@@ -134,8 +134,10 @@ export class Trainer {
   }
 
   #lossOf(batch: TrainBatch, numItems: Tensor): Tensor {
-    const { logits } = this.peft.forward({ inputIds: batch.inputIds, attentionMask: batch.attentionMask });
-    return causalLMLoss(logits, batch.labels, { numItemsInBatch: numItems });
+    // The model computes the loss itself, so that in training mode it can fuse its output layer into
+    // the cross-entropy (no vocabulary-sized logits kept for the backward pass).
+    const { loss } = this.peft.forward({ inputIds: batch.inputIds, attentionMask: batch.attentionMask, labels: batch.labels, numItemsInBatch: numItems });
+    return loss!;
   }
 
   /** One optimizer step over `gradientAccumulationSteps` micro-batches; returns the mean loss per kept label. */

@@ -339,6 +339,41 @@ describe('neural-network ops', () => {
     for (const row of [1, 4]) assert.deepEqual(Array.from(gv.subarray(row * 4, row * 4 + 4)), [0, 0, 0, 0]);
   });
 
+  test('linear_cross_entropy (fused output layer + loss, in row chunks): hidden and weight gradients, ignored rows, uneven chunks', async () => {
+    // 5 rows in chunks of 2, 2 and 1... rounded to equal chunks: bounds 0, 2, 3, 5 for chunkRows 2.
+    const hidden = randn([5, 3], 1.5);
+    const weight = randn([4, 3]);
+    const t = i64([5], [3, -100, 0, 2, 1]);
+    for (const chunkRows of [2, 5]) {
+      await gradcheck(([h, w]) => ops.linearCrossEntropy(h!, w!, t, { chunkRows }), [hidden, weight], { label: `linear_cross_entropy mean, chunkRows ${chunkRows}` });
+    }
+    await gradcheck(([h, w]) => ops.linearCrossEntropy(h!, w!, t, { reduction: 'sum', chunkRows: 3 }), [hidden, weight], { label: 'linear_cross_entropy sum' });
+    await gradcheck(([h, w]) => ops.linearCrossEntropy(h!, w!, t, { reduction: 'none', chunkRows: 1 }), [hidden, weight], { label: 'linear_cross_entropy none' });
+    // Batched hidden [2, 3, H] with int32 targets, through the hidden states only (a frozen head).
+    const t32 = Tensor.fromData(Int32Array.of(1, 5, 5, 0, 2, 3), [2, 3], 'int32');
+    const w = Tensor.fromData(Float64Array.from(randn([6, 4]).data), [6, 4], 'float64');
+    await gradcheck(([h]) => ops.linearCrossEntropy(h!, w, t32, { ignoreIndex: 5, chunkRows: 4 }), [randn([2, 3, 4])], { label: 'linear_cross_entropy [2, 3, H], ignore 5, int32' });
+  });
+
+  test('linear_cross_entropy equals cross_entropy of the matmul: values and gradients (float32, a vocabulary of 1000, 7 chunks)', async () => {
+    const h = Tensor.fromData(Float32Array.from(randn([2, 24, 16]).data), [2, 24, 16]);
+    const w = Tensor.fromData(Float32Array.from(randn([1000, 16], 0.3).data), [1000, 16]);
+    const targets = Array.from({ length: 48 }, (_, i) => (i % 11 === 3 ? -100 : (i * 37) % 1000));
+    const t = i64([2, 24], targets);
+    const fused = ops.linearCrossEntropy(h, w, t, { chunkRows: 7 });
+    const plain = ops.crossEntropy(h.matmul(w.transpose(0, 1)), t);
+    const [gh1, gw1] = grad(fused, [h, w]);
+    const [gh2, gw2] = grad(plain, [h, w]);
+    await realize([fused, plain, gh1!, gw1!, gh2!, gw2!]);
+    assert.ok(Math.abs((await fused.item()) - (await plain.item())) < 1e-5, `loss ${await fused.item()} vs ${await plain.item()}`);
+    for (const [a, b, name] of [[gh1!, gh2!, 'd hidden'], [gw1!, gw2!, 'd weight']] as const) {
+      const [x, y] = [await a.floats(), await b.floats()];
+      let worst = 0;
+      for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i]! - y[i]!));
+      assert.ok(worst < 1e-6, `${name}: max |difference| ${worst}`);
+    }
+  });
+
   test('layer_norm and rms_norm (input, weight, bias)', async () => {
     const x = randn([2, 2, 4], 2);
     await gradcheck(([a, w, b]) => ops.layerNorm(a!, w!, b!), [x, randn([4]), randn([4])], { label: 'layer_norm w, b' });

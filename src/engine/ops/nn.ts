@@ -10,7 +10,7 @@ import { add, cast, div, eq, exp, mul, neg, rsqrt, sub, where } from './elementw
 import { matmul } from './matmul.ts';
 import { hashUniform } from './random.ts';
 import { mean, sum } from './reduce.ts';
-import { expand, flatten, full, gatherElements, reshape, squeeze, transpose, tril, unsqueeze } from './shape.ts';
+import { concat, expand, flatten, full, gatherElements, oneHot, reshape, slice, squeeze, transpose, tril, unsqueeze } from './shape.ts';
 import { normAxis, requireFloat } from './util.ts';
 
 const SOFTMAX = defineOp<{ axis: number }>({
@@ -55,6 +55,92 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
   const picked = squeeze(gatherElements(lsm, 1, unsqueeze(safeTargets, 1)), 1);
   const mask = sub(1, cast(ignored, logits.dtype));
   const losses = neg(mul(picked, mask));
+  if (reduction === 'none') return reshape(losses, targets.shape);
+  if (reduction === 'sum') return sum(losses);
+  return div(sum(losses), sum(mask));
+}
+
+/**
+ * One chunk of rows of a linear layer followed by cross-entropy, fused (the "fused linear
+ * cross-entropy" of Liger-Kernel and Apple's Cut Cross-Entropy). Inputs: h [n, H], weight [V, H],
+ * safe targets [n] (int64, in range). Output [n, H + 1] packs ∂loss_row/∂h in its first H columns and
+ * loss_row = −log softmax(h·Wᵀ)[target] in the last, so the [n, V] logits, their log-softmax and
+ * their gradient live only inside this node's kernels: nothing vocabulary-sized is kept for the
+ * backward pass, whose gradient for h is a broadcast multiply. Only the loss column is
+ * differentiable (the packed gradient columns are for this op's own backward).
+ */
+const LINEAR_CROSS_ENTROPY_ROWS = defineOp({
+  name: 'linear_cross_entropy_rows',
+  infer([h, w, t]) {
+    requireFloat(h!);
+    if (h!.ndim !== 2 || w!.ndim !== 2 || h!.shape[1] !== w!.shape[1] || w!.dtype !== h!.dtype) {
+      throw new ShapeError(`linear_cross_entropy: expected hidden [rows, H] and weight [vocab, H] of one dtype, found ${h!.dtype} [${h!.shape.join(', ')}] and ${w!.dtype} [${w!.shape.join(', ')}]`);
+    }
+    if (t!.dtype !== 'int64' || t!.ndim !== 1 || t!.shape[0] !== h!.shape[0]) {
+      throw new ShapeError(`linear_cross_entropy: expected int64 targets [${h!.shape[0]}], found ${t!.dtype} [${t!.shape.join(', ')}]`);
+    }
+    return { shape: [h!.shape[0]!, h!.shape[1]! + 1], dtype: h!.dtype };
+  },
+  lower: (g, [h, w, t], _a, node) => {
+    const n = node.shape[0]!;
+    const logits = g.node('Gemm', [h!, w!], { transB: 1 });
+    const logProbs = g.node('LogSoftmax', [logits], { axis: 1 });
+    const index = g.node('Unsqueeze', [t!, g.constI64([1])]);
+    const loss = g.node('Neg', [g.node('GatherElements', [logProbs, index], { axis: 1 })]);
+    // softmax − onehot(target): the gradient of the row's loss with respect to its logits.
+    const minusOne = g.constTensor(node.dtype, [n, 1], node.dtype === 'float64' ? new Float64Array(n).fill(-1) : new Float32Array(n).fill(-1));
+    const dLogits = g.node('ScatterElements', [g.node('Exp', [logProbs]), index, minusOne], { axis: 1, reduction: 'add' });
+    return g.node('Concat', [g.node('MatMul', [dLogits, w!]), loss], { axis: 1 });
+  },
+  vjp: (g, n) => {
+    const [h, w, t] = n.inputs as [Tensor, Tensor, Tensor];
+    const H = h.shape[1]!;
+    const gLoss = slice(g, 1, H, H + 1);
+    // The weight's gradient recomputes the chunk's softmax; it becomes part of a graph only when a
+    // caller asks for that gradient (a trainable output layer), so a frozen head pays nothing for it.
+    const dLogits = sub(softmax(matmul(h, transpose(w, 0, 1)), -1), oneHot(t, w.shape[0]!, h.dtype));
+    return [mul(gLoss, slice(n, 1, 0, H)), matmul(transpose(mul(dLogits, gLoss), 0, 1), h), null];
+  },
+});
+
+export interface LinearCrossEntropyOptions extends CrossEntropyOptions {
+  /** Rows per fused chunk (default: enough for about 2²³ logits, 32 MB of float32, per chunk). */
+  chunkRows?: number;
+}
+
+/**
+ * crossEntropy(hidden · weightᵀ, targets) — an output layer without bias and its loss — computed a
+ * chunk of rows at a time, so that no [rows, vocab] tensor exists beyond one chunk's and none is
+ * kept for the backward pass. Same value and gradients (for hidden and weight) as the composition.
+ * hidden [..., H], weight [V, H], targets [...] (int).
+ */
+export function linearCrossEntropy(hidden: Tensor, weight: Tensor, targets: Tensor, opts: LinearCrossEntropyOptions = {}): Tensor {
+  const { ignoreIndex = -100, reduction = 'mean' } = opts;
+  const H = hidden.shape[hidden.ndim - 1]!;
+  const V = weight.shape[0]!;
+  if (weight.ndim !== 2 || weight.shape[1] !== H) {
+    throw new ShapeError(`linear_cross_entropy: hidden [${hidden.shape.join(', ')}] needs a weight [vocab, ${H}], found [${weight.shape.join(', ')}]`);
+  }
+  if (targets.dtype !== 'int64' && targets.dtype !== 'int32') throw new ShapeError(`linear_cross_entropy: targets must be int64 or int32, found ${targets.dtype}`);
+  if (hidden.shape.slice(0, -1).join(',') !== targets.shape.join(',')) {
+    throw new ShapeError(`linear_cross_entropy: hidden [${hidden.shape.join(', ')}] needs targets of shape [${hidden.shape.slice(0, -1).join(', ')}], found [${targets.shape.join(', ')}]`);
+  }
+  const h = reshape(hidden, [-1, H]);
+  const N = h.shape[0]!;
+  const t = flatten(cast(targets, 'int64'));
+  const ignored = eq(t, ignoreIndex);
+  const safeTargets = where(ignored, 0, t);
+  const mask = sub(1, cast(ignored, hidden.dtype));
+  const rowsPerChunk = Math.max(1, Math.min(N, opts.chunkRows ?? Math.floor(2 ** 23 / V)));
+  const chunks = Math.ceil(N / rowsPerChunk);
+  // Equal chunks (the last no smaller than the others by more than one row): fewer distinct shapes.
+  const bounds = Array.from({ length: chunks + 1 }, (_, i) => Math.round((i * N) / chunks));
+  const rowLosses = Array.from({ length: chunks }, (_, c) => {
+    const [start, end] = [bounds[c]!, bounds[c + 1]!];
+    const packed = apply(LINEAR_CROSS_ENTROPY_ROWS, [slice(h, 0, start, end), weight, slice(safeTargets, 0, start, end)], {});
+    return slice(packed, 1, H, H + 1);
+  });
+  const losses = mul(reshape(chunks === 1 ? rowLosses[0]! : concat(rowLosses, 0), [N]), mask);
   if (reduction === 'none') return reshape(losses, targets.shape);
   if (reduction === 'sum') return sum(losses);
   return div(sum(losses), sum(mask));

@@ -1,0 +1,60 @@
+/**
+ * In training mode a causal LM computes its loss with the output layer fused into the cross-entropy
+ * (ops.linearCrossEntropy): the same loss and gradients as cross-entropy of the logits, without a
+ * [tokens, vocab] tensor in the training graph. (The PEFT reference cases check the fused path's
+ * loss and adapter gradients against PEFT itself: test/peft/reference.test.ts.)
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { grad, realize, Tensor } from '../../src/engine/index.ts';
+import { causalLMLoss } from '../../src/models/index.ts';
+import { ROOT, loadFixtureModel, maxAbsDiff } from './helpers.ts';
+
+const DIR = join(ROOT, 'models', 'llama-generate');
+
+/** Every op node the tensors depend on. */
+function graphNodes(outputs: readonly Tensor[]): Tensor[] {
+  const seen = new Set<Tensor>();
+  const stack = [...outputs];
+  while (stack.length) {
+    const t = stack.pop()!;
+    if (seen.has(t)) continue;
+    seen.add(t);
+    stack.push(...t.inputs);
+  }
+  return [...seen].filter((t) => t.op);
+}
+
+test('training mode: the loss fuses the output layer into the cross-entropy — same loss and gradients, no [tokens, vocab] tensor in the graph', async () => {
+  const model = await loadFixtureModel(DIR);
+  const V = model.config.vocab_size;
+  const [B, T] = [3, 7];
+  const ids = Tensor.fromData(BigInt64Array.from({ length: B * T }, (_, i) => BigInt((i * 17 + 5) % V)), [B, T], 'int64');
+  const labels = Tensor.fromData(BigInt64Array.from({ length: B * T }, (_, i) => (i % 5 === 2 ? -100n : BigInt((i * 29 + 3) % V))), [B, T], 'int64');
+  const params = model.namedParameters();
+  const headWeight = params.find(([n]) => n === 'lm_head.weight')![1].value;
+  const qWeight = params.find(([n]) => n === 'model.layers.1.self_attn.q_proj.weight')![1].value;
+
+  model.train();
+  const out = model.forward({ inputIds: ids, labels });
+  const fusedGrads = grad(out.loss!, [qWeight, headWeight]);
+  const plain = causalLMLoss(out.logits, labels);
+  const plainGrads = grad(plain, [qWeight, headWeight]);
+  await realize([out.loss!, plain, ...fusedGrads, ...plainGrads]);
+  assert.ok(Math.abs((await out.loss!.item()) - (await plain.item())) < 1e-6, `loss ${await out.loss!.item()} vs ${await plain.item()}`);
+  for (let i = 0; i < 2; i++) {
+    const d = maxAbsDiff(await fusedGrads[i]!.floats(), await plainGrads[i]!.floats());
+    assert.ok(d < 1e-6, `${i ? 'lm_head' : 'q_proj'} gradient: max |difference| ${d}`);
+  }
+
+  // The training graph of an adapter-style run (head frozen): nothing vocabulary-sized in it.
+  const trainGraph = graphNodes([out.loss!, grad(out.loss!, [qWeight])[0]!]);
+  const vocabSized = trainGraph.filter((t) => t.shape.includes(V));
+  assert.deepEqual(vocabSized.map((t) => `${t.op!.name} [${t.shape.join(', ')}]`), []);
+  // In eval mode the loss is the plain cross-entropy of the logits.
+  model.eval();
+  const evalOut = model.forward({ inputIds: ids, labels });
+  assert.ok(graphNodes([evalOut.loss!]).some((t) => t.op!.name === 'log_softmax' && t.shape.includes(V)));
+  assert.ok(Math.abs((await evalOut.loss!.item()) - (await plain.item())) < 1e-6);
+});
