@@ -8,7 +8,8 @@
  * method alone), ours and the anchor alternating, for several rounds; medians and ranges are reported.
  * Then the analysis (Bone): forward / forward+backward / step sub-graphs, graph-build and trace
  * overhead, an ONNX Runtime profile by part of the model, GEMM layouts, and prototypes of engine
- * changes (fused chunked LM head + loss, memory-pattern off, allocator settings).
+ * changes (memory-pattern off, allocator settings, attention and SwiGLU variants) and the plain
+ * (unfused) LM head + loss for comparison.
  *
  *   node --import tsx bench/train.bench.ts [--methods bone,bat,mini,lora] [--rounds 3] [--steps 5]
  *     [--warmup 1] [--layers 30] [--threads 2] [--no-anchor] [--no-analysis] [--analysis-only]
@@ -215,14 +216,14 @@ if (!args['no-analysis']) {
   // Prototypes: each round runs the default step once and every prototype, in alternating order.
   const protos: { label: string; args: string[]; env?: Record<string, string> }[] = [
     { label: 'memory pattern off (SessionOptions.enableMemPattern false)', args: ['--no-mem-pattern'] },
-    { label: 'fused LM head + cross-entropy, 4 row chunks (head-loss.ts)', args: ['--loss', 'fused', '--chunks', '4'] },
+    { label: 'plain LM head + cross-entropy (full logits, no fusion)', args: ['--loss', 'plain'] },
     { label: 'GQA folded into rows, no K/V repeat (protos.ts fold)', args: ['--attention', 'fold'] },
     { label: 'fold + attention probabilities recomputed in backward', args: ['--attention', 'recompute'] },
     { label: 'SwiGLU op with hand-written backward (protos.ts swiglu)', args: ['--swiglu'] },
-    { label: 'all of the above', args: ['--no-mem-pattern', '--loss', 'fused', '--chunks', '4', '--attention', 'recompute', '--swiglu'] },
+    { label: 'memory pattern off + attention recompute + SwiGLU op', args: ['--no-mem-pattern', '--attention', 'recompute', '--swiglu'] },
     {
       label: 'all + ORT arena off, glibc malloc keeps freed memory',
-      args: ['--no-mem-pattern', '--no-arena', '--loss', 'fused', '--chunks', '4', '--attention', 'recompute', '--swiglu'],
+      args: ['--no-mem-pattern', '--no-arena', '--attention', 'recompute', '--swiglu'],
       env: { MALLOC_MMAP_THRESHOLD_: String(2 ** 30), MALLOC_TRIM_THRESHOLD_: String(2 ** 34), MALLOC_ARENA_MAX: '2' },
     },
   ];

@@ -5,7 +5,7 @@
  *
  *   node --import tsx bench/train/step.ts --method bone|bat|mini|lora [--steps 5] [--warmup 1]
  *     [--layers 30] [--batch 4] [--seq 256] [--r 64] [--variant step|fwd|fwdbwd]
- *     [--loss engine|fused] [--chunks 4] [--attention engine|fold|recompute] [--swiglu]
+ *     [--loss fused|plain] [--attention engine|fold|recompute] [--swiglu]
  *     [--no-arena] [--no-mem-pattern] [--profile PREFIX] [--profile-runs 2]
  *
  * A step is what a user pays: build the lazy graph (forward, loss, grad, AdamW update), realise
@@ -14,11 +14,11 @@
 import { parseArgs } from 'node:util';
 import { Tensor, engineStats, grad, realize } from '../../src/engine/index.ts';
 import { trace } from '../../src/engine/realize.ts';
+import { causalLMLoss } from '../../src/models/index.ts';
 import { AdamW } from '../../src/train/optim.ts';
 import {
   METHODS, emitResult, installRecordingBackend, makeBatch, makePeft, median, now, peakRssMB, recorder, rssMB, type Method,
 } from './common.ts';
-import { chunkedHeadLoss } from './head-loss.ts';
 import { classify } from './profile.ts';
 import { installAttentionPrototype, installSwigluPrototype } from './protos.ts';
 
@@ -32,8 +32,7 @@ const { values: a } = parseArgs({
     seq: { type: 'string', default: '256' },
     r: { type: 'string', default: '64' },
     variant: { type: 'string', default: 'step' },
-    loss: { type: 'string', default: 'engine' },
-    chunks: { type: 'string', default: '4' },
+    loss: { type: 'string', default: 'fused' },
     attention: { type: 'string', default: 'engine' },
     swiglu: { type: 'boolean', default: false },
     'no-arena': { type: 'boolean', default: false },
@@ -48,7 +47,7 @@ if (!METHODS.includes(method)) throw new Error(`--method must be one of ${METHOD
 const variant = a.variant!;
 if (!['step', 'fwd', 'fwdbwd'].includes(variant)) throw new Error(`--variant must be step, fwd or fwdbwd, found ${variant}`);
 const lossKind = a.loss!;
-if (!['engine', 'fused'].includes(lossKind)) throw new Error(`--loss must be engine or fused, found ${lossKind}`);
+if (!['fused', 'plain'].includes(lossKind)) throw new Error(`--loss must be fused or plain, found ${lossKind}`);
 const shape = { layers: Number(a.layers), batch: Number(a.batch), seq: Number(a.seq), r: Number(a.r) };
 const steps = Number(a.steps);
 const warmup = Number(a.warmup);
@@ -74,11 +73,14 @@ const trainable = params.reduce((n, p) => n + p.size, 0);
 const opt = new AdamW(params, { weightDecay: 0.01 }); // torch.optim.AdamW's defaults, as the anchor
 const { ids, labels } = makeBatch(shape);
 
+/**
+ * fused: the model's own training loss (the LM head fused into the cross-entropy, in row chunks:
+ * ops.linearCrossEntropy). plain: cross-entropy of the full [tokens, vocab] logits, as before the
+ * fused op existed.
+ */
 function lossOf(): Tensor {
-  if (lossKind === 'engine') return peft.forward({ inputIds: ids, labels }).loss!;
-  const base = peft.model as unknown as { model: { forward(i: { inputIds: Tensor }): { lastHiddenState: Tensor } }; lm_head: { weight: { value: Tensor } } };
-  const hidden = base.model.forward({ inputIds: ids }).lastHiddenState;
-  return chunkedHeadLoss(hidden, base.lm_head.weight.value, labels, Number(a.chunks));
+  if (lossKind === 'fused') return peft.forward({ inputIds: ids, labels }).loss!;
+  return causalLMLoss(peft.forward({ inputIds: ids }).logits, labels);
 }
 
 /** The tensors one step realises, and what to do after. */
