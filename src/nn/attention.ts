@@ -71,6 +71,8 @@ export interface AttentionOptions {
   /** Attention-probability dropout (transformers' attention_dropout), applied only when training. */
   dropout?: number;
   training?: boolean;
+  /** Recompute the probabilities in the backward pass instead of keeping them (ops.scaledDotProductAttention's `recompute`). */
+  recompute?: boolean;
 }
 
 /**
@@ -83,7 +85,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   const mask = opts.mask instanceof Tensor ? opts.mask : opts.mask?.additive ?? null;
   const keep = opts.mask instanceof Tensor ? null : opts.mask?.queryHasKeys ?? null;
   const out = !training || dropout === 0
-    ? ops.scaledDotProductAttention(q, k, v, mask ? { mask, scale } : { scale })
+    ? ops.scaledDotProductAttention(q, k, v, { scale, recompute: opts.recompute ?? false, ...(mask ? { mask } : {}) })
     : attentionWithDropout(q, k, v, mask, scale, dropout);
   return keep ? out.mul(keep) : out;
 }

@@ -383,21 +383,26 @@ describe('neural-network ops', () => {
     await gradcheck(([a]) => ops.rmsNorm(a!, null, 0.1), [x], { label: 'rms_norm plain' });
   });
 
-  test('scaledDotProductAttention: causal, additive mask, grouped-query heads', async () => {
-    const A = ops.scaledDotProductAttention;
-    const q = randn([1, 2, 3, 2]);
-    const k = randn([1, 2, 3, 2]);
-    const v = randn([1, 2, 3, 2]);
-    await gradcheck(([a, b, c]) => A(a!, b!, c!, { causal: true }), [q, k, v], { label: 'attention causal' });
-    await gradcheck(([a, b, c, m]) => A(a!, b!, c!, { mask: m! }), [q, k, v, randn([1, 1, 3, 3])], { label: 'attention additive mask (and its gradient)' });
-    const padding = Tensor.fromData(Float64Array.of(-1e9, 0, 0), [1, 1, 1, 3], 'float64');
-    await gradcheck(([a, b, c]) => A(a!, b!, c!, { causal: true, mask: padding, scale: 0.7 }), [q, k, v], { label: 'attention causal + padding mask' });
-    const qg = randn([1, 4, 2, 2]);
-    const kg = randn([1, 2, 3, 2]);
-    const vg = randn([1, 2, 3, 3]);
-    await gradcheck(([a, b, c]) => A(a!, b!, c!), [qg, kg, vg], { label: 'attention GQA 4/2' });
-    await gradcheck(([a, b, c]) => A(a!, b!, c!, { causal: true }), [qg, kg, vg], { label: 'attention GQA causal, T < S' });
-  });
+  for (const recompute of [false, true]) {
+    test(`scaledDotProductAttention${recompute ? ' (recompute: one op, probabilities recomputed in the backward)' : ''}: causal, additive mask, grouped-query heads`, async () => {
+      const A = (q: Tensor, k: Tensor, v: Tensor, opts: Parameters<typeof ops.scaledDotProductAttention>[3] = {}): Tensor => ops.scaledDotProductAttention(q, k, v, { ...opts, recompute });
+      const q = randn([1, 2, 3, 2]);
+      const k = randn([1, 2, 3, 2]);
+      const v = randn([1, 2, 3, 2]);
+      await gradcheck(([a, b, c]) => A(a!, b!, c!, { causal: true }), [q, k, v], { label: 'attention causal' });
+      await gradcheck(([a, b, c, m]) => A(a!, b!, c!, { mask: m! }), [q, k, v, randn([1, 1, 3, 3])], { label: 'attention additive mask (and its gradient)' });
+      const padding = Tensor.fromData(Float64Array.of(-1e9, 0, 0), [1, 1, 1, 3], 'float64');
+      await gradcheck(([a, b, c]) => A(a!, b!, c!, { causal: true, mask: padding, scale: 0.7 }), [q, k, v], { label: 'attention causal + padding mask' });
+      const qg = randn([2, 4, 2, 2]);
+      const kg = randn([2, 2, 3, 2]);
+      const vg = randn([2, 2, 3, 3]);
+      await gradcheck(([a, b, c]) => A(a!, b!, c!), [qg, kg, vg], { label: 'attention GQA 4/2' });
+      await gradcheck(([a, b, c]) => A(a!, b!, c!, { causal: true }), [qg, kg, vg], { label: 'attention GQA causal, T < S' });
+      // Per-head and per-batch masks in the grouped layout, with their gradients.
+      await gradcheck(([a, b, c, m]) => A(a!, b!, c!, { mask: m! }), [qg, kg, vg, randn([2, 4, 2, 3])], { label: 'attention GQA, per-head mask' });
+      await gradcheck(([a, b, c, m]) => A(a!, b!, c!, { mask: m!, causal: true }), [qg, kg, vg, randn([2, 1, 1, 3])], { label: 'attention GQA, padding-style mask' });
+    });
+  }
 
   test('dropout: the gradient is exactly mask/(1 − p) times the upstream gradient', async () => {
     const p = 0.3;

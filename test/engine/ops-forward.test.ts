@@ -633,7 +633,12 @@ describe('neural-network ops', () => {
     const mask = R.nd([2, 1, 1, 3], [0, 0, 0, -1e9, 0, 0]);
     const bias = randn([1, 4, 3, 3]);
     const A = ops.scaledDotProductAttention;
+    const AR = (a: Tensor, b: Tensor, c: Tensor, opts: Parameters<typeof A>[3] = {}): Tensor => A(a, b, c, { ...opts, recompute: true });
     await expectAll([
+      ['recompute: GQA causal + padding mask', AR(f64(q), f64(k), f64(v), { causal: true, mask: f64(mask) }), R.attention(q, k, v, { causal: true, mask })],
+      ['recompute: additive per-head bias, scale 0.3', AR(f64(q), f64(kFull), f64(vFull), { mask: f64(bias), scale: 0.3 }), R.attention(q, kFull, vFull, { mask: bias, scale: 0.3 })],
+      ['recompute: causal with T < S, v head dim ≠ qk head dim', AR(f64(qShort), f64(kLong), f64(vLong), { causal: true }), R.attention(qShort, kLong, vLong, { causal: true })],
+      ['recompute: plain GQA', AR(f64(q), f64(k), f64(v)), R.attention(q, k, v)],
       ['plain MHA', A(f64(q), f64(kFull), f64(vFull)), R.attention(q, kFull, vFull)],
       ['causal MHA', A(f64(q), f64(kFull), f64(vFull), { causal: true }), R.attention(q, kFull, vFull, { causal: true })],
       ['GQA 4 query heads / 2 kv heads', A(f64(q), f64(k), f64(v)), R.attention(q, k, v)],
@@ -643,6 +648,7 @@ describe('neural-network ops', () => {
       ['causal with T < S, v head dim ≠ qk head dim', A(f64(qShort), f64(kLong), f64(vLong), { causal: true }), R.attention(qShort, kLong, vLong, { causal: true })],
     ]);
     assert.throws(() => A(f64(q), f64(randn([2, 3, 3, 5])), f64(randn([2, 3, 3, 5]))), (e: Error) => e instanceof ShapeError && /attention/.test(e.message));
+    assert.throws(() => AR(f64(q), f64(k), f64(v), { mask: f64(randn([2, 3, 3, 3])) }), (e: Error) => e instanceof ShapeError && /mask must broadcast/.test(e.message));
     assert.throws(() => A(f64(randn([3, 5])), f64(k), f64(v)), (e: Error) => e instanceof ShapeError && /attention/.test(e.message));
   });
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { grad, realize, Tensor } from '../../src/engine/index.ts';
-import { causalLMLoss } from '../../src/models/index.ts';
+import { causalLMLoss, setAttentionRecompute } from '../../src/models/index.ts';
 import { ROOT, loadFixtureModel, maxAbsDiff } from './helpers.ts';
 
 const DIR = join(ROOT, 'models', 'llama-generate');
@@ -57,4 +57,31 @@ test('training mode: the loss fuses the output layer into the cross-entropy — 
   const evalOut = model.forward({ inputIds: ids, labels });
   assert.ok(graphNodes([evalOut.loss!]).some((t) => t.op!.name === 'log_softmax' && t.shape.includes(V)));
   assert.ok(Math.abs((await evalOut.loss!.item()) - (await plain.item())) < 1e-6);
+});
+
+test('setAttentionRecompute: the same loss and gradients with the probabilities recomputed in the backward (padding mask, grouped-query heads)', async () => {
+  const model = await loadFixtureModel(DIR);
+  const V = model.config.vocab_size;
+  const [B, T] = [2, 6];
+  const ids = Tensor.fromData(BigInt64Array.from({ length: B * T }, (_, i) => BigInt((i * 13 + 7) % V)), [B, T], 'int64');
+  // Row 1 is left-padded by two tokens.
+  const mask = Tensor.fromData(BigInt64Array.from({ length: B * T }, (_, i) => (i === 6 || i === 7 ? 0n : 1n)), [B, T], 'int64');
+  const labels = Tensor.fromData(BigInt64Array.from({ length: B * T }, (_, i) => (i === 6 || i === 7 ? -100n : BigInt((i * 31 + 1) % V))), [B, T], 'int64');
+  const wrt = model.namedParameters().filter(([n]) => /layers\.0\.self_attn\.[qkv]_proj\.weight/.test(n)).map(([, p]) => p.value);
+  assert.equal(wrt.length, 3);
+  model.train();
+  const lossOf = (): Tensor => model.forward({ inputIds: ids, attentionMask: mask, labels }).loss!;
+  const plain = lossOf();
+  const plainGrads = grad(plain, wrt);
+  assert.equal(setAttentionRecompute(model), model.config.num_hidden_layers);
+  const recomputed = lossOf();
+  const recomputedGrads = grad(recomputed, wrt);
+  await realize([plain, recomputed, ...plainGrads, ...recomputedGrads]);
+  assert.ok(Math.abs((await plain.item()) - (await recomputed.item())) < 1e-6);
+  for (let i = 0; i < wrt.length; i++) {
+    const d = maxAbsDiff(await plainGrads[i]!.floats(), await recomputedGrads[i]!.floats());
+    assert.ok(d < 1e-6, `gradient ${i}: max |difference| ${d}`);
+  }
+  assert.ok(graphNodes([recomputedGrads[0]!]).some((t) => t.op!.name === 'attention'), 'the recompute op is in the graph');
+  assert.ok(!graphNodes([plainGrads[0]!]).some((t) => t.op!.name === 'attention'));
 });
