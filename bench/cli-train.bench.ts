@@ -11,6 +11,10 @@
  * same session.
  *
  *   node --import tsx bench/cli-train.bench.ts [--methods bone,lora] [--rounds 2] [--steps 6] [--threads 2]
+ *     [--variants ',--recompute-attention']
+ *
+ * --variants: bone train flag sets to compare, separated by commas (flags within one set by
+ * spaces; the empty set is the default); each runs beside the same anchor runs.
  *
  * The anchor: BONE_ANCHOR_PYTHON (a Python with torch, transformers, peft) runs BONE_ANCHOR_SCRIPT
  * (default ../shared/anchors/peft_anchor_bench.py from the repository root). Results:
@@ -30,6 +34,7 @@ import { machineInfo } from './util.ts';
 const { values: args } = parseArgs({
   options: {
     methods: { type: 'string', default: 'bone,lora' },
+    variants: { type: 'string', default: '' },
     rounds: { type: 'string', default: '2' },
     steps: { type: 'string', default: '6' },
     threads: { type: 'string', default: '2' },
@@ -48,6 +53,7 @@ const SEQ = 256;
 const R = 64;
 const methods = args.methods!.split(',').map((m) => m.trim()) as Method[];
 for (const m of methods) if (!METHODS.includes(m)) throw new Error(`--methods: unknown method ${m} (known: ${METHODS.join(', ')})`);
+const variants = args.variants!.split(',').map((v) => v.trim().split(/\s+/).filter(Boolean));
 const rounds = Number(args.rounds);
 const steps = Number(args.steps);
 const threads = Number(args.threads);
@@ -100,14 +106,14 @@ function parseBoneTrain(stdout: string): Pick<OursRun, 'printedTokensPerSecond' 
   return { printedTokensPerSecond: num(last[3]!), trainable: trainable ? num(trainable[1]!) : null };
 }
 
-async function boneTrain(method: Method): Promise<ChildRun<OursRun>> {
+async function boneTrain(method: Method, flags: readonly string[]): Promise<ChildRun<OursRun>> {
   const out = join(WORK_DIR, `run-${method}`);
   rmSync(out, { recursive: true, force: true });
   const rssFile = join(WORK_DIR, 'peak-rss-kb.txt');
   rmSync(rssFile, { force: true });
   const cli = [process.execPath, '--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'train', '--model', MODEL_DIR, '--data', DATA_FILE, '--out', out,
     ...CLI_METHOD[method], '--targets', 'q_proj,v_proj', '--batch-size', String(BATCH), '--max-length', String(SEQ), '--max-steps', String(steps),
-    '--lr', '1e-4', '--schedule', 'constant', '--weight-decay', '0.01', '--max-grad-norm', '0', '--save-every', '0', '--log-every', '0'];
+    '--lr', '1e-4', '--schedule', 'constant', '--weight-decay', '0.01', '--max-grad-norm', '0', '--save-every', '0', '--log-every', '0', ...flags];
   const [cmd, ...rest] = timeBin ? [timeBin, '-f', '%M', '-o', rssFile, ...cli] : cli;
   const r = await runChild<OursRun>(cmd!, rest, {
     env: { ...process.env, BONE_THREADS: String(threads) }, timeoutMs: 30 * 60_000,
@@ -125,7 +131,7 @@ async function boneTrain(method: Method): Promise<ChildRun<OursRun>> {
     if (existsSync(rssFile)) r.result.peakRssMB = Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop()) / 1024;
   }
   if (!r.ok) log(`  bone train ${method} failed: ${r.error}\n${(r.stdout + r.stderr).split('\n').slice(-8).join('\n')}`);
-  else log(`  bone train --method ${CLI_METHOD[method][1]!.padEnd(4)} ${fmt(r.result!.tokensPerSecond)} tok/s (printed: ${fmt(r.result!.printedTokensPerSecond)}), peak ${fmt(r.result!.peakRssMB)} MB, whole command ${fmt(r.result!.wallSeconds, 1)} s (load ${fmt(r.loadBefore, 1)}→${fmt(r.loadAfter, 1)})`);
+  else log(`  bone train --method ${CLI_METHOD[method][1]!.padEnd(4)}${flags.length ? ` ${flags.join(' ')}` : ''} ${fmt(r.result!.tokensPerSecond)} tok/s (printed: ${fmt(r.result!.printedTokensPerSecond)}), peak ${fmt(r.result!.peakRssMB)} MB, whole command ${fmt(r.result!.wallSeconds, 1)} s (load ${fmt(r.loadBefore, 1)}→${fmt(r.loadAfter, 1)})`);
   return r;
 }
 
@@ -141,33 +147,37 @@ async function main(): Promise<void> {
   const machine = machineInfo(threads);
   log(`bone train vs PEFT: ${machine.cpu}, ${machine.cores} cores, ${threads} threads, SmolLM2-135M shape, batch ${BATCH}×${SEQ}, ${steps} steps (the first compiles / warms up), load ${fmt(loadAverage(), 1)}`);
   await prepare();
-  const runs: { method: Method; round: number; ours: OursRun | null; anchor: AnchorResult | null }[] = [];
+  const runs: { method: Method; round: number; ours: (OursRun | null)[]; anchor: AnchorResult | null }[] = [];
   for (let round = 0; round < rounds; round++) {
     for (const [i, method] of methods.entries()) {
       // Alternate who goes first, so that a change in background load hits both alike.
       const anchorFirst = (round + i) % 2 === 1;
       let a: ChildRun<AnchorResult> | null = null;
       if (anchorFirst) a = await anchor(method);
-      const o = await boneTrain(method);
+      const ours: (OursRun | null)[] = [];
+      for (const flags of variants) {
+        const o = await boneTrain(method, flags);
+        ours.push(o.ok ? o.result : null);
+      }
       if (!anchorFirst) a = await anchor(method);
-      runs.push({ method, round, ours: o.ok ? o.result : null, anchor: a?.ok ? a.result : null });
+      runs.push({ method, round, ours, anchor: a?.ok ? a.result : null });
     }
   }
-  const summary = methods.map((method) => {
+  const summary = methods.flatMap((method) => variants.map((flags, v) => {
     const mine = runs.filter((r) => r.method === method);
-    const ours = mine.flatMap((r) => (r.ours ? [r.ours] : []));
+    const ours = mine.flatMap((r) => (r.ours[v] ? [r.ours[v]] : []));
     const anchors = mine.flatMap((r) => (r.anchor ? [r.anchor] : []));
     const oursTokS = median(ours.map((r) => r.tokensPerSecond));
     const anchorTokS = median(anchors.map((r) => r.tokens_per_s));
     const oursRss = median(ours.flatMap((r) => (r.peakRssMB === null ? [] : [r.peakRssMB])));
     const anchorRss = median(anchors.map((r) => r.peak_rss_mb));
     return {
-      method, cli: CLI_METHOD[method].join(' '), trainable: ours[0]?.trainable ?? null, anchorTrainable: anchors[0]?.trainable ?? null,
+      method, cli: [...CLI_METHOD[method], ...flags].join(' '), trainable: ours[0]?.trainable ?? null, anchorTrainable: anchors[0]?.trainable ?? null,
       oursTokS, anchorTokS, tokRatio: oursTokS / anchorTokS, oursRss, anchorRss, rssRatio: oursRss / anchorRss,
       oursAll: ours.map((r) => r.tokensPerSecond), anchorAll: anchors.map((r) => r.tokens_per_s), oursWall: ours.map((r) => r.wallSeconds),
     };
-  });
-  writeFileSync(join(OUT_DIR, 'cli-train.json'), `${JSON.stringify({ date: new Date().toISOString(), machine, settings: { batch: BATCH, seq: SEQ, r: R, steps, rounds, threads }, runs, summary }, null, 1)}\n`);
+  }));
+  writeFileSync(join(OUT_DIR, 'cli-train.json'), `${JSON.stringify({ date: new Date().toISOString(), machine, settings: { batch: BATCH, seq: SEQ, r: R, steps, rounds, threads, variants }, runs, summary }, null, 1)}\n`);
   log('\n| method | bone train tok/s | PEFT tok/s | ratio | bone train peak RSS MB | PEFT peak RSS MB | ratio |');
   log('|---|---:|---:|---:|---:|---:|---:|');
   for (const s of summary) {
