@@ -6,4 +6,5 @@ export { setBackend, getBackend, type Backend, type CompiledGraph, type FeedTens
 export { Generator, manualSeed, getDefaultGenerator } from './random.ts';
 export { EngineError, ShapeError, RuntimeFailure } from './errors.ts';
 export { checkFinite } from './debug.ts';
+export { setCaptureOrigins } from './op.ts';
 export * as ops from './ops/index.ts';

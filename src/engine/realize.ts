@@ -129,7 +129,8 @@ function explainFailure(e: Error, tr: Trace, phase: string): RuntimeFailure {
       const ins = node.inputs.map((x) => `${x.dtype}[${x.shape.join(', ')}]`).join(', ');
       const stack = (node.origin?.stack ?? '').split('\n').slice(1)
         .filter((l) => !l.includes('/src/engine/')).slice(0, 6).join('\n');
-      where = `\nengine op: ${node.op!.name}(${ins}) -> ${node.dtype}[${node.shape.join(', ')}], ONNX node ${m[0]}\ncreated at:\n${stack}`;
+      where = `\nengine op: ${node.op!.name}(${ins}) -> ${node.dtype}[${node.shape.join(', ')}], ONNX node ${m[0]}\n`
+        + (node.origin ? `created at:\n${stack}` : 'set BONE_DEBUG=1 (or call setCaptureOrigins(true)) to see the line of code that created this op');
     }
   }
   const err = new RuntimeFailure(`ONNX Runtime failed while ${phase} a graph: ${e.message}${where}`);

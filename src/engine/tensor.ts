@@ -35,7 +35,7 @@ export class Tensor {
   readonly op: OpDef | null;
   readonly inputs: readonly Tensor[];
   readonly attrs: Attrs;
-  /** Where the op was called: reported when ONNX Runtime fails on its node. */
+  /** Where the op was called (with BONE_DEBUG or setCaptureOrigins): reported when ONNX Runtime fails on its node. */
   readonly origin: Error | null;
   /** Structural signature of this node (op, attributes, output type): part of the graph cache key. */
   readonly signature: string;
@@ -59,7 +59,7 @@ export class Tensor {
   }
 
   /** @internal used by `apply`. */
-  static fromNode(op: OpDef, inputs: readonly Tensor[], attrs: Attrs, shape: number[], dtype: DType, origin: Error): Tensor {
+  static fromNode(op: OpDef, inputs: readonly Tensor[], attrs: Attrs, shape: number[], dtype: DType, origin: Error | null): Tensor {
     return new Tensor(shape, dtype, op, inputs, attrs, origin, null, false);
   }
 

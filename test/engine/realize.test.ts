@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import {
-  EngineError, MAX_EMBEDDED_CONSTANT, RuntimeFailure, Tensor, checkFinite, engineStats, grad, manualSeed, ops, realize,
+  EngineError, MAX_EMBEDDED_CONSTANT, RuntimeFailure, Tensor, checkFinite, engineStats, grad, manualSeed, ops, realize, setCaptureOrigins,
 } from '../../src/engine/index.ts';
 import { trace } from '../../src/engine/realize.ts';
 
@@ -129,10 +129,19 @@ describe('realize', () => {
 });
 
 describe('errors and debugging', () => {
-  test('an ONNX Runtime failure names the engine op and the user code that created it', async () => {
+  test('an ONNX Runtime failure names the engine op, and with origin capture (BONE_DEBUG) the user code that created it', async () => {
     const table = Tensor.randn([5, 3]);
     const ids = Tensor.from([[0n, 4n], [2n, 9n]]); // shape-valid, but 9 is out of range: fails inside session.run
+    // Without capture (the default): the op and its shapes, and how to see more.
+    const before = setCaptureOrigins(false);
+    let plain: unknown;
+    try { await ops.embedding(table, ids).mul(2).sum().data(); } catch (e) { plain = e; }
+    assert.ok(plain instanceof RuntimeFailure);
+    assert.match(plain.message, /engine op: gather\(float32\[5, 3\], int64\[2, 2\]\) -> float32\[2, 2, 3\]/);
+    assert.match(plain.message, /set BONE_DEBUG=1/);
+    setCaptureOrigins(true);
     const emb = ops.embedding(table, ids).mul(2).sum();
+    setCaptureOrigins(before);
     let err: unknown;
     try { await emb.data(); } catch (e) { err = e; }
     assert.ok(err instanceof RuntimeFailure, `expected a RuntimeFailure, got ${String(err)}`);
