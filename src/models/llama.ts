@@ -247,7 +247,7 @@ export class LlamaModel extends Module {
 /**
  * Trade time for memory in training: every attention layer of the model recomputes its probabilities
  * in the backward pass instead of keeping them from the forward pass (about 0.5 GB less for
- * SmolLM2-135M at batch 4 × 256, about 5–8 % more time per step). Returns the number of layers set.
+ * SmolLM2-135M at batch 4 × 256, about 10 % more time per step). Returns the number of layers set.
  */
 export function setAttentionRecompute(model: Module, on = true): number {
   let n = 0;

@@ -59,7 +59,7 @@ export const TRAIN_OPTIONS = {
   resume: { kind: 'boolean', description: 'continue from the newest checkpoint in --out (and train up to the new --max-steps)' },
   quiet: { kind: 'boolean', description: 'no progress output, only the summary' },
   skipUntrainable: { kind: 'boolean', description: 'skip examples with no token to learn from instead of stopping at them' },
-  recomputeAttention: { kind: 'boolean', description: 'recompute attention probabilities in the backward pass: less memory (about 0.5 GB for a 135M model at batch 4 × 256), 5–8 % slower' },
+  recomputeAttention: { kind: 'boolean', description: 'recompute attention probabilities in the backward pass: less memory (about 0.5 GB for a 135M model at batch 4 × 256), about 10 % slower' },
 } as const satisfies OptionSpecs;
 
 export const trainSyntax = {

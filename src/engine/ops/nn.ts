@@ -268,7 +268,7 @@ const ATTENTION = defineOp<{ scale: number }>({
  * By default a composition of primitives, whose backward reads the probabilities saved from the
  * forward pass. With `recompute` one op that recomputes them in the backward instead: in a one-graph
  * training step every layer's [B, H, T, S] probabilities are then no longer alive at once (about
- * 0.5 GB less for SmolLM2-135M at batch 4 × 256) for about 5–8 % more time per step.
+ * 0.5 GB less for SmolLM2-135M at batch 4 × 256) for about 10 % more time per step.
  */
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
   if (q.ndim !== 4 || k.ndim !== 4 || v.ndim !== 4) {
