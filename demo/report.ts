@@ -6,7 +6,7 @@
  * It is a comparison of two runs, which the single-run report of `bone train` (src/cli/report.ts)
  * does not draw; it reuses that report's HTML escaping and axis ticks.
  */
-import { escapeHtml, niceTicks } from '../src/cli/report.ts';
+import { BASE_REPORT_STYLE, escapeHtml, niceTicks } from '../src/cli/report.ts';
 import { writeTextAtomically } from '../src/io/atomic.ts';
 
 export interface CurvePoint {
@@ -49,23 +49,13 @@ export interface DemoReport {
 
 const COLORS = ['#0969da', '#bf3989', '#1a7f37', '#9a6700'];
 
-const STYLE = `
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 860px; padding: 0 1rem; color: #1f2328; }
-h1 { font-size: 1.5rem; margin-bottom: 0.2rem; }
-.subtitle { color: #59636e; margin-top: 0; }
-h2 { font-size: 1.1rem; margin-top: 2rem; border-bottom: 1px solid #d1d9e0; padding-bottom: 0.3rem; }
-table { border-collapse: collapse; width: 100%; }
+const STYLE = `${BASE_REPORT_STYLE}
 th { text-align: left; font-weight: 600; padding: 0.25rem 0.5rem; border-bottom: 2px solid #d1d9e0; }
-td { padding: 0.25rem 0.5rem; vertical-align: top; border-bottom: 1px solid #eef0f2; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 code, td.code { font-family: ui-monospace, "SF Mono", Menlo, Consolas, monospace; font-size: 0.88rem; white-space: pre-wrap; }
 .ok { color: #1a7f37; }
 .bad { color: #d1242f; }
-.chart { width: 100%; height: auto; }
-.chart .grid { stroke: #eef0f2; }
-.chart .frame { fill: none; stroke: #d1d9e0; }
 .chart text { font-size: 12px; fill: #59636e; }
-.chart polyline { fill: none; stroke-width: 2; stroke-linejoin: round; }
 .chart polyline.raw { stroke-width: 1; opacity: 0.25; }
 .chart polyline.eval { stroke-dasharray: 5 4; }
 `;

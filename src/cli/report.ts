@@ -125,20 +125,24 @@ export function lossChartSvg(train: readonly LossPoint[], evaluation: readonly L
 
 // ---- the page ----------------------------------------------------------------------------------------
 
-const STYLE = `
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 820px; padding: 0 1rem; color: #1f2328; }
+/** The page, headings, tables and chart frame that every report here shares (the demo's too). */
+export const BASE_REPORT_STYLE = `
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 860px; padding: 0 1rem; color: #1f2328; }
 h1 { font-size: 1.5rem; margin-bottom: 0.2rem; }
 .subtitle { color: #59636e; margin-top: 0; }
 h2 { font-size: 1.1rem; margin-top: 2rem; border-bottom: 1px solid #d1d9e0; padding-bottom: 0.3rem; }
 table { border-collapse: collapse; width: 100%; }
 td { padding: 0.25rem 0.5rem; vertical-align: top; border-bottom: 1px solid #eef0f2; }
-td:first-child { color: #59636e; width: 35%; }
-td:last-child { font-family: ui-monospace, "SF Mono", Menlo, Consolas, monospace; font-size: 0.9rem; word-break: break-all; }
 .chart { width: 100%; height: auto; }
 .chart .grid { stroke: #eef0f2; }
 .chart .frame { fill: none; stroke: #d1d9e0; }
-.chart .tick, .chart .axis, .chart .empty { font-size: 12px; fill: #59636e; }
 .chart polyline { fill: none; stroke-width: 2; stroke-linejoin: round; }
+`;
+
+const STYLE = `${BASE_REPORT_STYLE}
+td:first-child { color: #59636e; width: 35%; }
+td:last-child { font-family: ui-monospace, "SF Mono", Menlo, Consolas, monospace; font-size: 0.9rem; word-break: break-all; }
+.chart .tick, .chart .axis, .chart .empty { font-size: 12px; fill: #59636e; }
 .chart .train { stroke: #0969da; fill: #0969da; }
 .chart polyline.train { fill: none; }
 .chart polyline.raw { stroke-width: 1; opacity: 0.3; }
