@@ -6,7 +6,7 @@
  *   model.embed_tokens, model.layers.N.{input_layernorm, self_attn.{q,k,v,o}_proj, self_attn.{q,k}_norm,
  *   post_attention_layernorm, mlp.{gate,up,down}_proj}, model.norm, model.rotary_emb, lm_head
  */
-import { Tensor, Generator, type Shape } from '../engine/index.ts';
+import { Tensor, Generator, checkpoint, getDefaultGenerator, type Shape } from '../engine/index.ts';
 import {
   Embedding, Linear, Module, ModuleList, RMSNorm, RotaryEmbedding, applyRotaryPosEmb, attention, attentionMask as buildAttentionMask,
   getActivation, type Activation, type AttentionMask, type TensorModule,
@@ -174,6 +174,8 @@ export class LlamaModel extends Module {
   layers: ModuleList<LlamaDecoderLayer>;
   norm: RMSNorm;
   rotary_emb: RotaryEmbedding;
+  /** In training, recompute each decoder layer's forward in the backward pass (see setGradientCheckpointing). */
+  gradientCheckpointing = false;
 
   constructor(config: DecoderConfig, arch: ArchitectureOptions) {
     super();
@@ -231,11 +233,20 @@ export class LlamaModel extends Module {
     let hidden = this.embed_tokens.forward(inputIds);
     const presents: LayerKV[] = [];
     let i = 0;
+    const checkpointing = this.gradientCheckpointing && this.training && !cache;
     for (const layer of this.layers) {
       const layerCache = cache && querySlots ? { past: cache.layers[i]!, slots: querySlots } : null;
-      const out = layer.forward(hidden, { cos, sin, mask: maskFor(this.arch.slidingWindows[i] ?? null), cache: layerCache });
-      hidden = out.hidden;
-      if (out.present) presents.push(out.present);
+      const inputs = { cos, sin, mask: maskFor(this.arch.slidingWindows[i] ?? null), cache: layerCache };
+      if (checkpointing) {
+        const rngState = getDefaultGenerator().getState();
+        const block = (x: Tensor): Tensor => layer.forward(x, inputs).hidden;
+        const trainable = layer.parameters().filter((p) => p.requiresGrad).map((p) => p.value);
+        hidden = checkpoint(block(hidden), hidden, trainable, block, rngState);
+      } else {
+        const out = layer.forward(hidden, inputs);
+        hidden = out.hidden;
+        if (out.present) presents.push(out.present);
+      }
       i++;
     }
     const result: BaseModelOutput = { lastHiddenState: this.norm.forward(hidden) };
@@ -253,6 +264,21 @@ export function setAttentionRecompute(model: Module, on = true): number {
   let n = 0;
   for (const m of model.modules()) {
     if (m instanceof LlamaAttention) { m.recomputeAttention = on; n++; }
+  }
+  return n;
+}
+
+/**
+ * Gradient checkpointing, as transformers' gradient_checkpointing_enable(): in training, each
+ * decoder layer keeps only its input for the backward pass and runs its forward again there, so a
+ * training step holds one layer's activations at a time instead of every layer's (for about one more
+ * forward pass of time). Gradients reach the trainable parameters (requiresGrad) only. Returns the
+ * number of models set.
+ */
+export function setGradientCheckpointing(model: Module, on = true): number {
+  let n = 0;
+  for (const m of model.modules()) {
+    if (m instanceof LlamaModel) { m.gradientCheckpointing = on; n++; }
   }
   return n;
 }

@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Generator, grad, ops, realize, Tensor } from '../../src/engine/index.ts';
+import { Generator, checkpoint, grad, ops, realize, Tensor } from '../../src/engine/index.ts';
 import { apply, defineOp } from '../../src/engine/op.ts';
 import { gradcheck } from '../helpers/gradcheck.ts';
 import * as R from '../helpers/reference.ts';
@@ -372,6 +372,18 @@ describe('neural-network ops', () => {
       for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i]! - y[i]!));
       assert.ok(worst < 1e-6, `${name}: max |difference| ${worst}`);
     }
+  });
+
+  test('checkpoint: gradients through a block rebuilt in the backward pass (input and parameters), stacked twice', async () => {
+    const x = randn([3, 4]);
+    const w1 = randn([4, 4], 0.5);
+    const w2 = randn([4, 2], 0.5);
+    await gradcheck(([a, p, q]) => {
+      const block1 = (h: Tensor): Tensor => h.matmul(p!).tanh().mul(h);
+      const h1 = checkpoint(block1(a!), a!, [p!], block1);
+      const block2 = (h: Tensor): Tensor => h.matmul(q!).sigmoid();
+      return checkpoint(block2(h1), h1, [q!], block2);
+    }, [x, w1, w2], { label: 'checkpoint' });
   });
 
   test('layer_norm and rms_norm (input, weight, bias)', async () => {

@@ -7,8 +7,9 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { grad, realize, Tensor } from '../../src/engine/index.ts';
-import { causalLMLoss, setAttentionRecompute } from '../../src/models/index.ts';
+import { grad, manualSeed, realize, Tensor } from '../../src/engine/index.ts';
+import { causalLMLoss, setAttentionRecompute, setGradientCheckpointing } from '../../src/models/index.ts';
+import { MissConfig, getPeftModel } from '../../src/peft/index.ts';
 import { ROOT, loadFixtureModel, maxAbsDiff } from './helpers.ts';
 
 const DIR = join(ROOT, 'models', 'llama-generate');
@@ -84,4 +85,35 @@ test('setAttentionRecompute: the same loss and gradients with the probabilities 
   }
   assert.ok(graphNodes([recomputedGrads[0]!]).some((t) => t.op!.name === 'attention'), 'the recompute op is in the graph');
   assert.ok(!graphNodes([plainGrads[0]!]).some((t) => t.op!.name === 'attention'));
+});
+
+test('setGradientCheckpointing: the same loss and adapter gradients with each layer recomputed in the backward (MiSS with dropout, so the dropout masks must repeat), and no layer activation read by the backward', async () => {
+  const V = 256;
+  const [B, T] = [2, 6];
+  const ids = Tensor.fromData(BigInt64Array.from({ length: B * T }, (_, i) => BigInt((i * 13 + 7) % V)), [B, T], 'int64');
+  const mask = Tensor.fromData(BigInt64Array.from({ length: B * T }, (_, i) => (i === 6 ? 0n : 1n)), [B, T], 'int64');
+  const labels = Tensor.fromData(BigInt64Array.from({ length: B * T }, (_, i) => (i === 6 ? -100n : BigInt((i * 31 + 1) % V))), [B, T], 'int64');
+  const run = async (checkpointing: boolean): Promise<{ loss: number; grads: Float32Array[]; graph: Tensor[] }> => {
+    const peft = getPeftModel(await loadFixtureModel(DIR), new MissConfig({ r: 4, targetModules: ['q_proj', 'v_proj', 'down_proj'], missDropout: 0.2 }));
+    peft.train();
+    assert.equal(setGradientCheckpointing(peft.model, checkpointing), 1);
+    manualSeed(7);
+    const loss = peft.forward({ inputIds: ids, attentionMask: mask, labels }).loss!;
+    const params = peft.trainableParameters().map(([, p]) => p.value);
+    const grads = grad(loss, params);
+    await realize([loss, ...grads]);
+    return { loss: await loss.item(), grads: await Promise.all(grads.map((g) => g.floats() as Promise<Float32Array>)), graph: graphNodes(grads) };
+  };
+  const plain = await run(false);
+  const checkpointed = await run(true);
+  assert.ok(Math.abs(plain.loss - checkpointed.loss) < 1e-6, `loss ${plain.loss} vs ${checkpointed.loss}`);
+  assert.equal(plain.grads.length, 6);
+  for (let i = 0; i < plain.grads.length; i++) {
+    const d = maxAbsDiff(plain.grads[i]!, checkpointed.grads[i]!);
+    assert.ok(d < 1e-6, `adapter gradient ${i}: max |difference| ${d}`);
+  }
+  // The backward reads the layers' rebuilt copies: the first forward's attention softmax feeds only
+  // its own layer's output, so the graph of the gradients holds twice as many softmax nodes.
+  const softmaxes = (g: Tensor[]): number => g.filter((t) => t.op!.name === 'softmax').length;
+  assert.equal(softmaxes(checkpointed.graph), 2 * softmaxes(plain.graph));
 });
