@@ -114,6 +114,18 @@ describe('bone train → resume → inspect → merge → generate → convert',
     assert.ok([...a.values()].some((t) => t.some((v) => v !== 0)));
   });
 
+  test('--gradient-checkpointing and --recompute-attention train the same adapter as the default, within float32 rounding', async () => {
+    const straight = join(dir, 'straight');
+    await runTrain({ ...common(join(dir, 'memory-saving')), maxSteps: 6, gradientCheckpointing: true, recomputeAttention: true });
+    const a = await adapterTensors(straight);
+    const b = await adapterTensors(join(dir, 'memory-saving'));
+    for (const [k, t] of a) {
+      let worst = 0;
+      for (let i = 0; i < t.length; i++) worst = Math.max(worst, Math.abs(t[i]! - b.get(k)![i]!));
+      assert.ok(worst < 1e-5, `${k}: max |difference| ${worst}`);
+    }
+  });
+
   test('inspect a model folder and an adapter folder', async () => {
     const io = captureIO();
     const m = await runInspect({ path: model, io }) as ModelInspection;
