@@ -15,6 +15,7 @@ import {
 } from '../args.ts';
 import type { Command } from '../command.ts';
 import { formatCount, formatNumber, formatShort, println, processIO, type CliIO } from '../io.ts';
+import { applyMemoryOptions, MEMORY_OPTIONS } from '../memory.ts';
 import { ADAPTER_OPTIONS, adapterConfigFor } from '../method.ts';
 import { checkModelPath } from '../paths.ts';
 
@@ -35,6 +36,7 @@ export const BENCH_OPTIONS = {
   steps: { kind: 'integer', min: 1, default: 3, valueName: 'N', description: 'timed steps (the median is reported)' },
   warmup: { kind: 'integer', min: 0, default: 1, valueName: 'N', description: 'untimed steps first (the first compiles the graph)' },
   seed: { kind: 'integer', min: 0, default: 0, valueName: 'N', description: 'seed of the random weights and tokens' },
+  ...MEMORY_OPTIONS,
 } as const satisfies OptionSpecs;
 
 export const benchSyntax = {
@@ -123,6 +125,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     fillRandomWeights(model, o.seed!, SMOLLM2_135M_CONFIG.initializer_range);
     description = 'SmolLM2-135M-shaped random weights';
   }
+  applyMemoryOptions(model, o);
   const c = model.config;
   const peft = getPeftModel(model, adapterConfigFor(o), 'default', { warn: (m) => println(io.stderr, `warning: ${m}`) });
   const counts = peft.printTrainableParameters(() => undefined);

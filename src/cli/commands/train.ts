@@ -14,7 +14,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { loadTokenizer, type PretrainedTokenizer } from '../../io/tokenizer.ts';
 import { loadPretrained } from '../../io/model-folder.ts';
-import { setAttentionRecompute, setGradientCheckpointing, type CausalLM } from '../../models/index.ts';
+import type { CausalLM } from '../../models/index.ts';
 import { getPeftModel, type PeftModel } from '../../peft/index.ts';
 import { TRAINER_STATE_NAME, latestCheckpoint, type HistoryRecord } from '../../train/checkpoint.ts';
 import {
@@ -28,6 +28,7 @@ import {
 } from '../args.ts';
 import type { Command } from '../command.ts';
 import { formatCount, formatDuration, formatNumber, formatShort, plural, println, processIO, type CliIO } from '../io.ts';
+import { applyMemoryOptions, MEMORY_OPTIONS } from '../memory.ts';
 import { ADAPTER_OPTIONS, adapterConfigFor, modeName } from '../method.ts';
 import { checkFile, checkModelPath, checkOutputFolder, checkTokenizerPath } from '../paths.ts';
 import { TrainingProgress, progressMode } from '../progress.ts';
@@ -59,8 +60,7 @@ export const TRAIN_OPTIONS = {
   resume: { kind: 'boolean', description: 'continue from the newest checkpoint in --out (and train up to the new --max-steps)' },
   quiet: { kind: 'boolean', description: 'no progress output, only the summary' },
   skipUntrainable: { kind: 'boolean', description: 'skip examples with no token to learn from instead of stopping at them' },
-  gradientCheckpointing: { kind: 'boolean', description: 'recompute each layer\'s forward in the backward pass (as transformers\' gradient checkpointing): much less memory, about a third more time' },
-  recomputeAttention: { kind: 'boolean', description: 'recompute attention probabilities in the backward pass: less memory (about 0.5 GB for a 135M model at batch 4 × 256), about 10 % slower' },
+  ...MEMORY_OPTIONS,
 } as const satisfies OptionSpecs;
 
 export const trainSyntax = {
@@ -289,8 +289,7 @@ export async function runTrain(options: TrainOptions): Promise<TrainResult> {
   const warn = (message: string): void => println(io.stderr, `warning: ${message}`);
 
   const { model, tokenizer } = await loadModelAndTokenizer(o, log);
-  if (o.recomputeAttention) setAttentionRecompute(model);
-  if (o.gradientCheckpointing) setGradientCheckpointing(model);
+  applyMemoryOptions(model, o);
   const padTokenId = tokenizer.padTokenId;
   if (padTokenId === undefined) throw new UsageError('train', `the tokenizer (${tokenizer.dir}) names neither a pad nor an eos token, so batches cannot be padded`);
 
