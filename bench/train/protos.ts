@@ -7,8 +7,8 @@
  *   query heads that share a key/value head are folded into the rows of one product,
  *   q [B, H, T, D] → [B, Hkv, G·T, D], so QKᵀ and PV are [G·T × T] products per KV head (no Expand,
  *   and dK, dV need no reduction over the group).
- * - attention 'recompute': 'fold', as one op whose backward recomputes the probabilities from q and k
- *   (the flash-attention trade: nothing [B, H, T, T] is kept from the forward pass to the backward).
+ *   (The same fold with the probabilities recomputed in the backward is now the engine's
+ *   `scaledDotProductAttention({ recompute: true })`: step.ts --attention recompute.)
  * - swiglu: silu(gate)·up as one op whose backward is written by hand from gate and up, so that only
  *   gate and up are kept for the backward (not sigmoid(gate) and silu(gate) as well).
  */
@@ -18,58 +18,25 @@ import { LlamaAttention, LlamaMLP, type AttentionInputs } from '../../src/models
 import type { Module } from '../../src/nn/index.ts';
 import { applyRotaryPosEmb } from '../../src/nn/index.ts';
 
-export type AttentionProto = 'fold' | 'recompute';
+export type AttentionProto = 'fold';
 
-/** Probabilities [B, Hkv, G·T, S] of folded attention; `scaleFirst` scales q before the product (a different graph than the forward's, so that ORT's common-subexpression elimination cannot merge the recomputation back into the forward). */
-function foldedProbs(q: Tensor, k: Tensor, mask: Tensor, scale: number, scaleFirst: boolean): Tensor {
+/** Probabilities [B, Hkv, G·T, S] of folded attention. */
+function foldedProbs(q: Tensor, k: Tensor, mask: Tensor, scale: number): Tensor {
   const [B, H, T, D] = q.shape as [number, number, number, number];
   const [, Hkv, S] = k.shape as [number, number, number, number];
   const G = H / Hkv;
   const q5 = q.reshape([B, Hkv, G * T, D]);
-  const scores = scaleFirst ? q5.mul(scale).matmul(k.transpose(-2, -1)) : q5.matmul(k.transpose(-2, -1)).mul(scale);
+  const scores = q5.matmul(k.transpose(-2, -1)).mul(scale);
   const m = mask.reshape([mask.shape[0]!, 1, 1, T, S]);
   return scores.reshape([B, Hkv, G, T, S]).add(m).softmax(-1).reshape([B, Hkv, G * T, S]);
 }
 
 function foldedAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor, scale: number): Tensor {
   const [B, H, T, D] = q.shape as [number, number, number, number];
-  return foldedProbs(q, k, mask, scale, false).matmul(v).reshape([B, H, T, D]);
+  return foldedProbs(q, k, mask, scale).matmul(v).reshape([B, H, T, D]);
 }
 
-const ATTENTION_RECOMPUTE = defineOp<{ scale: number }>({
-  name: 'bench_attention_recompute',
-  infer([q]) { return { shape: [...q!.shape], dtype: q!.dtype }; },
-  lower: (g, [q, k, v, mask], a, node) => {
-    const [B, H, T, D] = node.shape as [number, number, number, number];
-    const [, Hkv, S] = node.inputs[1]!.shape as [number, number, number, number];
-    const G = H / Hkv;
-    const q5 = g.node('Reshape', [q!, g.constI64([B, Hkv, G * T, D])]);
-    const kt = g.node('Transpose', [k!], { perm: [0, 1, 3, 2] });
-    const s = g.node('Mul', [g.node('MatMul', [q5, kt]), g.constScalar(a.scale, 'float32')]);
-    const m = g.node('Reshape', [mask!, g.constI64([node.inputs[3]!.shape[0]!, 1, 1, T, S])]);
-    const p = g.node('Softmax', [g.node('Add', [g.node('Reshape', [s, g.constI64([B, Hkv, G, T, S])]), m])], { axis: -1 });
-    const o = g.node('MatMul', [g.node('Reshape', [p, g.constI64([B, Hkv, G * T, S])]), v!]);
-    return g.node('Reshape', [o, g.constI64([B, H, T, D])]);
-  },
-  vjp: (gOut, n) => {
-    const [q, k, v, mask] = n.inputs as [Tensor, Tensor, Tensor, Tensor];
-    const scale = n.attrs.scale as number;
-    const [B, H, T, D] = q.shape as [number, number, number, number];
-    const Hkv = k.shape[1]!;
-    const GT = (H / Hkv) * T;
-    const P = foldedProbs(q, k, mask, scale, true);
-    const dO = gOut.reshape([B, Hkv, GT, D]);
-    const dV = P.transpose(-2, -1).matmul(dO);
-    const dP = dO.matmul(v.transpose(-2, -1));
-    const delta = dO.mul(n.reshape([B, Hkv, GT, D])).sum(-1, true); // rowsum(dP ⊙ P) = rowsum(dO ⊙ O)
-    const dS = P.mul(dP.sub(delta)).mul(scale);
-    const dQ = dS.matmul(k).reshape([B, H, T, D]);
-    const dK = dS.transpose(-2, -1).matmul(q.reshape([B, Hkv, GT, D]));
-    return [dQ, dK, dV, null];
-  },
-});
-
-export function installAttentionPrototype(model: Module, mode: AttentionProto): number {
+export function installAttentionPrototype(model: Module, _mode: AttentionProto): number {
   let n = 0;
   for (const [, m] of model.namedModules()) {
     if (!(m instanceof LlamaAttention)) continue;
@@ -81,7 +48,7 @@ export function installAttentionPrototype(model: Module, mode: AttentionProto): 
       const [q, k] = applyRotaryPosEmb(heads(att.q_proj.forward(hidden), att.numHeads), heads(att.k_proj.forward(hidden), att.numKeyValueHeads), inputs.cos, inputs.sin);
       const v = heads(att.v_proj.forward(hidden), att.numKeyValueHeads);
       const mask = inputs.mask.additive;
-      const out = mode === 'fold' ? foldedAttention(q, k, v, mask, att.scaling) : apply(ATTENTION_RECOMPUTE, [q, k, v, mask], { scale: att.scaling });
+      const out = foldedAttention(q, k, v, mask, att.scaling);
       return { output: att.o_proj.forward(out.transpose(1, 2).reshape([B, T, att.numHeads * att.headDim])), present: null };
     };
     n++;

@@ -5,7 +5,7 @@
  *
  *   node --import tsx bench/train/step.ts --method bone|bat|mini|lora [--steps 5] [--warmup 1]
  *     [--layers 30] [--batch 4] [--seq 256] [--r 64] [--variant step|fwd|fwdbwd]
- *     [--loss fused|plain] [--attention engine|fold|recompute] [--swiglu]
+ *     [--loss fused|plain] [--attention engine|fold|recompute] [--swiglu] [--gradient-checkpointing]
  *     [--no-arena] [--no-mem-pattern] [--profile PREFIX] [--profile-runs 2]
  *
  * A step is what a user pays: build the lazy graph (forward, loss, grad, AdamW update), realise
@@ -14,7 +14,7 @@
 import { parseArgs } from 'node:util';
 import { Tensor, engineStats, grad, realize } from '../../src/engine/index.ts';
 import { trace } from '../../src/engine/realize.ts';
-import { causalLMLoss } from '../../src/models/index.ts';
+import { causalLMLoss, setAttentionRecompute, setGradientCheckpointing } from '../../src/models/index.ts';
 import { AdamW } from '../../src/train/optim.ts';
 import {
   METHODS, emitResult, installRecordingBackend, makeBatch, makePeft, median, now, peakRssMB, recorder, rssMB, type Method,
@@ -35,6 +35,7 @@ const { values: a } = parseArgs({
     loss: { type: 'string', default: 'fused' },
     attention: { type: 'string', default: 'engine' },
     swiglu: { type: 'boolean', default: false },
+    'gradient-checkpointing': { type: 'boolean', default: false },
     'no-arena': { type: 'boolean', default: false },
     'no-mem-pattern': { type: 'boolean', default: false },
     'saved-only': { type: 'boolean', default: false },
@@ -61,10 +62,10 @@ installRecordingBackend({
 const rss0 = rssMB();
 const t0 = now();
 const peft = makePeft(method, shape);
-if (a.attention !== 'engine') {
-  if (a.attention !== 'fold' && a.attention !== 'recompute') throw new Error(`--attention must be engine, fold or recompute, found ${a.attention}`);
-  installAttentionPrototype(peft.model, a.attention);
-}
+if (a.attention === 'fold') installAttentionPrototype(peft.model, 'fold');
+else if (a.attention === 'recompute') setAttentionRecompute(peft.model);
+else if (a.attention !== 'engine') throw new Error(`--attention must be engine, fold or recompute, found ${a.attention}`);
+if (a['gradient-checkpointing']) setGradientCheckpointing(peft.model);
 if (a.swiglu) installSwigluPrototype(peft.model);
 const setupMs = now() - t0;
 const rssWeights = rssMB();
