@@ -73,6 +73,13 @@ export class Module {
     return param;
   }
 
+  /** Remove a child module or parameter (torch's `del module.name`): it leaves the state dict and every traversal. */
+  unregister(name: string): void {
+    if (!this.#modules.delete(name) && !this.#parameters.delete(name)) {
+      throw new ModuleError(`${this.constructor.name}: no submodule or parameter named "${name}" to remove`);
+    }
+  }
+
   #checkName(name: string, what: string): void {
     if (name === '' || name.includes('.')) {
       throw new ModuleError(`${this.constructor.name}: a ${what} name must be non-empty and contain no ".", found "${name}"`);

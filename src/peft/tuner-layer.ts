@@ -18,7 +18,7 @@ export class ParameterDict extends Module {
   }
 
   delete(name: string): void {
-    this.registerParameter(name, null);
+    this.unregister(name);
     this.entries.delete(name);
   }
 }
@@ -30,6 +30,11 @@ export class ModuleDict<M extends Module> extends Module {
   set(name: string, m: M): void {
     this.registerModule(name, m);
     this.entries.set(name, m);
+  }
+
+  delete(name: string): void {
+    this.unregister(name);
+    this.entries.delete(name);
   }
 }
 

@@ -261,3 +261,26 @@ test('modules_to_save: a trained copy per adapter, saved under the module keys, 
   assert.throws(() => getPeftModel(new MLP(), new MissConfig({ r: 2, targetModules: ['lin0'], modulesToSave: ['head'] }), 'default', quiet),
     /modules_to_save entry "head" matches no module/);
 });
+
+test('LoRA deleteAdapter: the adapter leaves the layers, the state dict and the trainable parameters; the others keep working', async () => {
+  const peft = getPeftModel(new MLP(), new LoraConfig({ r: 2, targetModules: ['lin0', 'lin1'] }), 'a', quiet);
+  peft.addAdapter('b', new LoraConfig({ r: 3, targetModules: ['lin0'] }));
+  await randomizeAdapters(peft, 3);
+  peft.setAdapter('a');
+  const onlyA = await values(peft.forward(X));
+  peft.setAdapter(['a', 'b']);
+  assert.ok(maxAbs(await values(peft.forward(X)), onlyA) > 1e-4, 'b changes the output');
+
+  peft.deleteAdapter('b');
+  assert.deepEqual(peft.activeAdapters, ['a']);
+  assert.deepEqual(peft.model.stateDict().size, new MLP().stateDict().size + 4, 'lora_A/lora_B of a on lin0 and lin1 remain');
+  assert.ok(![...peft.model.stateDict().keys()].some((k) => /\.b\./.test(k)), 'no tensor of b is left');
+  assert.deepEqual(peft.trainableParameters().map(([n]) => n).sort(), [
+    'base_model.model.lin0.lora_A.a.weight', 'base_model.model.lin0.lora_B.a.weight', 'base_model.model.lin1.lora_A.a.weight', 'base_model.model.lin1.lora_B.a.weight',
+  ]);
+  assert.ok(maxAbs(await values(peft.forward(X)), onlyA) < 1e-6, 'the output is a alone');
+  // b's name is free again, with another rank
+  peft.addAdapter('b', new LoraConfig({ r: 4, targetModules: ['lin1'] }));
+  assert.ok(peft.model.stateDict().has('lin1.lora_A.b.weight'), 'b re-added on lin1');
+  assert.ok(!peft.model.stateDict().has('lin0.lora_A.b.weight'));
+});

@@ -49,7 +49,10 @@ export class LoraLinear extends AdapterLayer {
   }
 
   deleteAdapter(name: string): void {
-    throw new PeftError(`deleting LoRA adapter "${name}" from a layer is not supported; unload and re-create the adapters instead`);
+    this.lora_A.delete(name);
+    this.lora_B.delete(name);
+    this.adapters.delete(name);
+    this.activeAdapters = this.activeAdapters.filter((a) => a !== name);
   }
 
   protected adaptedForward(x: Tensor, adapters: string[]): Tensor {
