@@ -27,9 +27,9 @@ import { Generator } from '../src/engine/index.ts';
 import { savePretrained } from '../src/io/model-folder.ts';
 import { loadTokenizer } from '../src/io/tokenizer.ts';
 import { pretrainingDocument } from '../demo/tiny-world.ts';
-import { loadAverage, runChild, type ChildRun } from './train/child.ts';
-import { ANCHOR_METHOD, METHODS, makeModel, median, type Method } from './train/common.ts';
-import { machineInfo } from './util.ts';
+import { runChild, type ChildRun } from './train/child.ts';
+import { ANCHOR_METHOD, METHODS, makeModel, type Method } from './train/common.ts';
+import { loadAverage, machineInfo, median } from './util.ts';
 
 const { values: args } = parseArgs({
   options: {

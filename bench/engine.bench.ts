@@ -20,7 +20,7 @@ import ort from 'onnxruntime-node';
 import { Tensor, clearCompiledGraphs, engineStats, grad, ops, realize, setBackend, type CompiledGraph } from '../src/engine/index.ts';
 import { GraphBuilder } from '../src/engine/onnx/builder.ts';
 import { trace } from '../src/engine/realize.ts';
-import { createOrtNodeBackend } from '../src/engine/runtime/ort-node.ts';
+import { createOrtNodeBackend, ortSessionOptions } from '../src/engine/runtime/ort-node.ts';
 import { fusedCrossEntropy } from './fused-ce.ts';
 import { SMOLLM2_135M, analyticFlops, buildStep, makeWeights, tracedMatmulFlops } from './llama.ts';
 import { loadAverage, machineInfo, median, min, ms, now, randomFloats, randomInts, table } from './util.ts';
@@ -42,16 +42,7 @@ mkdirSync(OUT_DIR, { recursive: true });
 
 const threads = Number(process.env.BONE_THREADS) || availableParallelism();
 /** The options src/engine/runtime/ort-node.ts creates its sessions with. */
-const sessionOptions = (extra: ort.InferenceSession.SessionOptions = {}): ort.InferenceSession.SessionOptions => ({
-  executionProviders: ['cpu'],
-  graphOptimizationLevel: 'all',
-  executionMode: 'sequential',
-  intraOpNumThreads: threads,
-  interOpNumThreads: 1,
-  enableCpuMemArena: true,
-  enableMemPattern: true,
-  ...extra,
-});
+const sessionOptions = (extra: ort.InferenceSession.SessionOptions = {}): ort.InferenceSession.SessionOptions => ({ ...ortSessionOptions(), ...extra });
 
 // ---- a recording backend: the engine's own ORT backend, plus the model bytes and timestamps -------
 

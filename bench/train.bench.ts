@@ -23,8 +23,9 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadAverage, runChild, type ChildRun } from './train/child.ts';
-import { ANCHOR_METHOD, METHODS, median, type Method } from './train/common.ts';
+import { runChild, type ChildRun } from './train/child.ts';
+import { ANCHOR_METHOD, METHODS, type Method } from './train/common.ts';
+import { loadAverage, median, table } from './util.ts';
 import { PARTS, analyseProfile, type ProfileSummary } from './train/profile.ts';
 
 const { values: args } = parseArgs({
@@ -66,12 +67,6 @@ else if (!existsSync(anchorScript)) anchorSkipped = `anchor script not found at 
 const log = (s = ''): void => { process.stdout.write(`${s}\n`); };
 const fmt = (x: number | null | undefined, digits = 0): string => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(digits));
 const range = (xs: readonly number[], digits = 0): string => (xs.length ? `${fmt(Math.min(...xs), digits)}–${fmt(Math.max(...xs), digits)}` : '–');
-
-function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
-}
 
 // ---- child results ---------------------------------------------------------------------------------
 

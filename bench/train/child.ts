@@ -1,10 +1,6 @@
 /** Running the benchmark's child processes (ours and the Python anchor) and reading their one-line results. */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-
-export function loadAverage(): number {
-  try { return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]); } catch { return NaN; }
-}
+import { loadAverage } from '../util.ts';
 
 export interface ChildRun<T> {
   ok: boolean;

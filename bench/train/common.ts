@@ -3,11 +3,12 @@
  * cheap random weights, the adapter configs of each method, the batch, and a backend that records
  * ONNX Runtime's run time (and can profile or change session options, for prototypes).
  */
-import { availableParallelism } from 'node:os';
 import ort from 'onnxruntime-node';
 import { Tensor, setBackend, type CompiledGraph, type FeedTensor, type TypedArray } from '../../src/engine/index.ts';
+import { ortSessionOptions } from '../../src/engine/runtime/ort-node.ts';
 import { createModelFromConfig, type CausalLM } from '../../src/models/index.ts';
 import { LoraConfig, MissConfig, getPeftModel, type AdapterConfig, type PeftModel } from '../../src/peft/index.ts';
+import { now, randomFloats } from '../util.ts';
 
 export const METHODS = ['bone', 'bat', 'mini', 'lora'] as const;
 export type Method = (typeof METHODS)[number];
@@ -32,22 +33,6 @@ export function smolConfig(layers: number): Record<string, unknown> {
   };
 }
 
-/** Uniform floats with std `std` (mulberry32): a 135M-parameter model fills in about a second. */
-export function randomFloats(n: number, std: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  const scale = std * Math.sqrt(3) * 2 / 4294967296;
-  const shift = std * Math.sqrt(3);
-  let a = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((t ^ (t >>> 14)) >>> 0) * scale - shift;
-  }
-  return out;
-}
-
 export function randomIds(n: number, vocab: number, seed: number): BigInt64Array {
   const out = new BigInt64Array(n);
   let a = seed >>> 0;
@@ -65,7 +50,7 @@ export function makeModel(layers: number): CausalLM {
   for (const [name, p] of model.namedParameters()) {
     p.value = name.endsWith('norm.weight')
       ? Tensor.ones(p.shape)
-      : Tensor.fromData(randomFloats(p.size, 0.02, seed++), p.shape);
+      : Tensor.fromData(randomFloats(p.size, 0.02 * Math.sqrt(3), seed++), p.shape);
   }
   return model;
 }
@@ -92,13 +77,7 @@ export function makeBatch(shape: Shape): { ids: Tensor; labels: Tensor } {
   return { ids, labels: ids };
 }
 
-export const now = (): number => performance.now();
 
-export function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length === 0 ? NaN : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 export const peakRssMB = (): number => process.resourceUsage().maxRSS / 1024;
 export const rssMB = (): number => process.memoryUsage().rss / 2 ** 20;
@@ -130,21 +109,15 @@ export const recorder = {
  * timing, optional profiling and optional session-option changes for prototypes.
  */
 export function installRecordingBackend(tweaks: SessionTweaks = {}): void {
-  const threads = Number(process.env.BONE_THREADS) || availableParallelism();
   setBackend({
     name: 'onnxruntime-node (bench recorder)',
     async compile(model: Uint8Array, opts = {}): Promise<CompiledGraph> {
       const t0 = now();
       const session = await ort.InferenceSession.create(model, {
-        executionProviders: ['cpu'],
-        graphOptimizationLevel: 'all',
-        executionMode: 'sequential',
-        intraOpNumThreads: threads,
-        interOpNumThreads: 1,
-        enableCpuMemArena: tweaks.enableCpuMemArena ?? true,
-        enableMemPattern: tweaks.enableMemPattern ?? true,
+        ...ortSessionOptions(opts),
+        ...(tweaks.enableCpuMemArena === undefined ? {} : { enableCpuMemArena: tweaks.enableCpuMemArena }),
+        ...(tweaks.enableMemPattern === undefined ? {} : { enableMemPattern: tweaks.enableMemPattern }),
         ...(tweaks.profilePrefix ? { enableProfiling: true, profileFilePrefix: tweaks.profilePrefix } : {}),
-        ...(opts.float64 ? { extra: { optimization: { disable_specified_optimizers: 'MatMulScaleFusion;QuickGeluFusion' } } } : {}),
         ...(tweaks.extra ? { extra: tweaks.extra } : {}),
       });
       recorder.lastSessionMs = now() - t0;

@@ -17,8 +17,9 @@ import { trace } from '../../src/engine/realize.ts';
 import { causalLMLoss, setAttentionRecompute, setGradientCheckpointing } from '../../src/models/index.ts';
 import { AdamW } from '../../src/train/optim.ts';
 import {
-  METHODS, emitResult, installRecordingBackend, makeBatch, makePeft, median, now, peakRssMB, recorder, rssMB, type Method,
+  METHODS, emitResult, installRecordingBackend, makeBatch, makePeft, peakRssMB, recorder, rssMB, type Method,
 } from './common.ts';
+import { median, now } from '../util.ts';
 import { classify } from './profile.ts';
 import { installAttentionPrototype, installSwigluPrototype } from './protos.ts';
 
