@@ -24,16 +24,17 @@ const REBUILT_INPUT = defineOp({
 });
 
 /**
- * `output = block(input)`, already built. Returns a tensor equal to `output` whose gradient is
- * computed by calling `block` again on a copy of `input` during `grad`: the gradient reaches `input`
- * and `params` (the trainable tensors the block reads; every other tensor it reads is treated as a
- * constant), and no backward node reads the first forward's intermediate values.
+ * `block(input)`, whose gradient is computed by calling `block` again on a copy of `input` during
+ * `grad`: the gradient reaches `input` and `params` (the trainable tensors the block reads; every
+ * other tensor it reads is treated as a constant), and no backward node reads the first forward's
+ * intermediate values.
  *
- * `block` must compute the same function when called again: the engine's default generator (dropout
- * seeds) is restored to its state from before the first call, so dropout masks repeat.
+ * The engine's default generator (dropout seeds) is restored around the second call to its state
+ * before the first, so dropout masks repeat.
  */
-export function checkpoint(output: Tensor, input: Tensor, params: readonly Tensor[], block: (input: Tensor) => Tensor,
-  rngStateBefore = getDefaultGenerator().getState()): Tensor {
+export function checkpoint(block: (input: Tensor) => Tensor, input: Tensor, params: readonly Tensor[]): Tensor {
+  const rngStateBefore = getDefaultGenerator().getState();
+  const output = block(input);
   const op = defineOp({
     name: 'checkpoint',
     infer: ([y]) => ({ shape: [...y!.shape], dtype: y!.dtype }),

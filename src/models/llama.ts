@@ -6,7 +6,7 @@
  *   model.embed_tokens, model.layers.N.{input_layernorm, self_attn.{q,k,v,o}_proj, self_attn.{q,k}_norm,
  *   post_attention_layernorm, mlp.{gate,up,down}_proj}, model.norm, model.rotary_emb, lm_head
  */
-import { Tensor, Generator, checkpoint, getDefaultGenerator, type Shape } from '../engine/index.ts';
+import { Tensor, Generator, checkpoint, type Shape } from '../engine/index.ts';
 import {
   Embedding, Linear, Module, ModuleList, RMSNorm, RotaryEmbedding, applyRotaryPosEmb, attention, attentionMask as buildAttentionMask,
   getActivation, type Activation, type AttentionMask, type TensorModule,
@@ -238,10 +238,8 @@ export class LlamaModel extends Module {
       const layerCache = cache && querySlots ? { past: cache.layers[i]!, slots: querySlots } : null;
       const inputs = { cos, sin, mask: maskFor(this.arch.slidingWindows[i] ?? null), cache: layerCache };
       if (checkpointing) {
-        const rngState = getDefaultGenerator().getState();
-        const block = (x: Tensor): Tensor => layer.forward(x, inputs).hidden;
         const trainable = layer.parameters().filter((p) => p.requiresGrad).map((p) => p.value);
-        hidden = checkpoint(block(hidden), hidden, trainable, block, rngState);
+        hidden = checkpoint((x) => layer.forward(x, inputs).hidden, hidden, trainable);
       } else {
         const out = layer.forward(hidden, inputs);
         hidden = out.hidden;

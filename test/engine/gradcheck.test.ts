@@ -379,10 +379,8 @@ describe('neural-network ops', () => {
     const w1 = randn([4, 4], 0.5);
     const w2 = randn([4, 2], 0.5);
     await gradcheck(([a, p, q]) => {
-      const block1 = (h: Tensor): Tensor => h.matmul(p!).tanh().mul(h);
-      const h1 = checkpoint(block1(a!), a!, [p!], block1);
-      const block2 = (h: Tensor): Tensor => h.matmul(q!).sigmoid();
-      return checkpoint(block2(h1), h1, [q!], block2);
+      const h1 = checkpoint((h) => h.matmul(p!).tanh().mul(h), a!, [p!]);
+      return checkpoint((h) => h.matmul(q!).sigmoid(), h1, [q!]);
     }, [x, w1, w2], { label: 'checkpoint' });
   });
 
