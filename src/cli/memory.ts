@@ -5,7 +5,7 @@ import type { OptionSpec } from './args.ts';
 export const MEMORY_OPTIONS = {
   gradientCheckpointing: {
     kind: 'boolean',
-    description: 'recompute each layer\'s forward in the backward pass (as transformers\' gradient checkpointing):\nabout a third of the memory, 0.65–0.8× the speed',
+    description: 'recompute each layer\'s forward in the backward pass (as transformers\' gradient checkpointing):\nabout a third of the memory, 0.7–0.85× the speed',
   },
   recomputeAttention: {
     kind: 'boolean',
