@@ -47,7 +47,7 @@ const sessionOptions = (extra: ort.InferenceSession.SessionOptions = {}): ort.In
 // ---- a recording backend: the engine's own ORT backend, plus the model bytes and timestamps -------
 
 const recorder = { bytes: new Uint8Array(0) as Uint8Array, compileCalledAt: 0, sessionCreatedAt: 0, lastRunMs: 0 };
-const inner = createOrtNodeBackend();
+const inner = await createOrtNodeBackend();
 setBackend({
   name: inner.name,
   async compile(model: Uint8Array): Promise<CompiledGraph> {

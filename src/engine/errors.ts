@@ -13,3 +13,8 @@ export class ShapeError extends EngineError {
 export class RuntimeFailure extends EngineError {
   override name = 'RuntimeFailure';
 }
+
+/** ONNX Runtime's binding could not be loaded; the message says why and how to fix the install. */
+export class RuntimeUnavailableError extends EngineError {
+  override name = 'RuntimeUnavailableError';
+}

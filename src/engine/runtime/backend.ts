@@ -36,6 +36,11 @@ export function setBackend(b: Backend): void {
 
 export async function getBackend(): Promise<Backend> {
   if (backend) return backend;
-  loading ??= import('./ort-node.ts').then((m) => (backend = m.createOrtNodeBackend()));
+  loading ??= import('./ort-node.ts')
+    .then((m) => m.createOrtNodeBackend())
+    .then((b) => (backend = b), (error: unknown) => {
+      loading = null; // a later call (after the user fixed the install) tries again
+      throw error;
+    });
   return loading;
 }
