@@ -18,6 +18,12 @@ export interface CausalLMInput {
    * unpadded; without a mask, past..past+seq−1.
    */
   positionIds?: Tensor | null;
+  /**
+   * int64 [batch, seq] (no cache): documents packed into one row, one id per document; a token
+   * attends only to tokens with its own id (TRL's padding-free packing). Pass positionIds that
+   * restart at each document with it.
+   */
+  segmentIds?: Tensor | null;
   /** The cache from the previous step (or KVCache.create / model.createCache for the first). */
   pastKeyValues?: KVCache | null;
   /** int64 [batch, seq]: returns `loss` (shifted cross-entropy, -100 ignored). */

@@ -9,7 +9,7 @@ export { KVCache, type KVCacheShape, type LayerKV } from './cache.ts';
 export { causalLMLoss, causalLMLossFromHidden, type CausalLMLossOptions } from './loss.ts';
 export { positionIdsFromMask, positionIdsRange, cacheKeyMask, rightPaddedRows } from './masking.ts';
 export {
-  LlamaForCausalLM, LlamaModel, LlamaDecoderLayer, LlamaAttention, LlamaMLP, LLAMA_CONFIG, llamaArchitecture, setAttentionRecompute, setGradientCheckpointing,
+  LlamaForCausalLM, LlamaModel, LlamaDecoderLayer, LlamaAttention, LlamaMLP, LLAMA_CONFIG, llamaArchitecture, setAttentionImplementation, setAttentionRecompute, setGradientCheckpointing,
   type ArchitectureOptions, type AttentionInputs, type BaseModelOutput,
 } from './llama.ts';
 export { MistralForCausalLM, MISTRAL_CONFIG, mistralArchitecture } from './mistral.ts';

@@ -6,10 +6,10 @@
  *   model.embed_tokens, model.layers.N.{input_layernorm, self_attn.{q,k,v,o}_proj, self_attn.{q,k}_norm,
  *   post_attention_layernorm, mlp.{gate,up,down}_proj}, model.norm, model.rotary_emb, lm_head
  */
-import { Tensor, Generator, checkpoint, type Shape } from '../engine/index.ts';
+import { Tensor, Generator, checkpoint, ops, type Shape } from '../engine/index.ts';
 import {
   Embedding, Linear, Module, ModuleList, RMSNorm, RotaryEmbedding, applyRotaryPosEmb, attention, attentionMask as buildAttentionMask,
-  getActivation, type Activation, type AttentionMask, type TensorModule,
+  getActivation, type Activation, type AttentionImplementation, type AttentionMask, type TensorModule,
 } from '../nn/index.ts';
 import { KVCache, type LayerKV } from './cache.ts';
 import type { CausalLM, CausalLMInput, CausalLMOutput } from './causal-lm.ts';
@@ -59,6 +59,7 @@ export class LlamaMLP extends Module {
   up_proj: TensorModule;
   down_proj: TensorModule;
   readonly act: Activation;
+  readonly hiddenAct: string;
 
   constructor(config: DecoderConfig, arch: ArchitectureOptions) {
     super();
@@ -67,10 +68,15 @@ export class LlamaMLP extends Module {
     this.up_proj = this.registerModule('up_proj', new Linear(config.hidden_size, config.intermediate_size, { bias, ...EMPTY }));
     this.down_proj = this.registerModule('down_proj', new Linear(config.intermediate_size, config.hidden_size, { bias, ...EMPTY }));
     this.act = getActivation(config.hidden_act);
+    this.hiddenAct = config.hidden_act;
   }
 
   forward(x: Tensor): Tensor {
-    return this.down_proj.forward(this.act(this.gate_proj.forward(x)).mul(this.up_proj.forward(x)));
+    const gate = this.gate_proj.forward(x);
+    const up = this.up_proj.forward(x);
+    // SiLU's gated product as one op, whose backward keeps only gate and up (docs/design.md, memory plan).
+    const product = this.hiddenAct === 'silu' || this.hiddenAct === 'swish' ? ops.siluMul(gate, up) : this.act(gate).mul(up);
+    return this.down_proj.forward(product);
   }
 }
 
@@ -100,6 +106,8 @@ export class LlamaAttention extends Module {
   k_norm: RMSNorm | null = null;
   /** Recompute the attention probabilities in the backward pass (less memory, more time); see setAttentionRecompute. */
   recomputeAttention = false;
+  /** Blocked attention where it applies (the default), or always the [T, S] composite; see setAttentionImplementation. */
+  attentionImplementation: AttentionImplementation = 'blocked';
 
   constructor(config: DecoderConfig, layerIdx: number, arch: ArchitectureOptions) {
     super();
@@ -136,7 +144,10 @@ export class LlamaAttention extends Module {
       present = KVCache.write(inputs.cache.past, inputs.cache.slots, k, v);
       ({ key: k, value: v } = present);
     }
-    const out = attention(q, k, v, { mask: inputs.mask, scale: this.scaling, dropout: this.attentionDropout, training: this.training, recompute: this.recomputeAttention });
+    const out = attention(q, k, v, {
+      mask: inputs.mask, scale: this.scaling, dropout: this.attentionDropout, training: this.training,
+      recompute: this.recomputeAttention, implementation: this.attentionImplementation,
+    });
     return { output: this.o_proj.forward(out.transpose(1, 2).reshape([B, T, this.numHeads * this.headDim])), present };
   }
 }
@@ -194,7 +205,7 @@ export class LlamaModel extends Module {
   }
 
   forward(input: Omit<CausalLMInput, 'labels' | 'logitsToKeep'>): BaseModelOutput {
-    const { inputIds, attentionMask = null, pastKeyValues: cache = null } = input;
+    const { inputIds, attentionMask = null, pastKeyValues: cache = null, segmentIds = null } = input;
     if (inputIds.ndim !== 2 || (inputIds.dtype !== 'int64' && inputIds.dtype !== 'int32')) {
       throw new ModelError(`${this.config.model_type}: inputIds must be int64 [batch, seq], found ${inputIds.dtype} [${inputIds.shape.join(', ')}]`);
     }
@@ -203,6 +214,9 @@ export class LlamaModel extends Module {
     if (cache && cache.batchSize !== B) throw new ModelError(`${this.config.model_type}: a cache for batch ${cache.batchSize} cannot take inputIds of batch ${B}`);
     if (attentionMask && (attentionMask.ndim !== 2 || attentionMask.shape[0] !== B)) {
       throw new ModelError(`${this.config.model_type}: attentionMask must be [${B}, ${past + T}], found [${attentionMask.shape.join(', ')}]`);
+    }
+    if (segmentIds && (cache || segmentIds.ndim !== 2 || segmentIds.shape[1] !== T || (segmentIds.shape[0] !== B && segmentIds.shape[0] !== 1))) {
+      throw new ModelError(`${this.config.model_type}: segmentIds must be [${B}, ${T}] (as inputIds) and need no cache, found [${segmentIds.shape.join(', ')}]${cache ? ' with a cache' : ''}`);
     }
     if (!cache && attentionMask && attentionMask.shape[1] !== T) {
       throw new ModelError(`${this.config.model_type}: attentionMask must be [${B}, ${T}] (as inputIds), found [${attentionMask.shape.join(', ')}]`);
@@ -223,7 +237,7 @@ export class LlamaModel extends Module {
     const maskFor = (window: number | null): AttentionMask => {
       let m = masks.get(window);
       if (!m) {
-        m = buildAttentionMask({ queryLen: T, keyLen, keyValid, slidingWindow: window, ...(querySlots ? { querySlots } : {}) });
+        m = buildAttentionMask({ queryLen: T, keyLen, keyValid, slidingWindow: window, segmentIds, ...(querySlots ? { querySlots } : {}) });
         masks.set(window, m);
       }
       return m;
@@ -262,6 +276,21 @@ export function setAttentionRecompute(model: Module, on = true): number {
   let n = 0;
   for (const m of model.modules()) {
     if (m instanceof LlamaAttention) { m.recomputeAttention = on; n++; }
+  }
+  return n;
+}
+
+/**
+ * How every attention layer of the model computes: 'blocked' (the default: a block of queries at a
+ * time, nothing [T, T]-sized kept; ops.blockedCausalAttention) or 'composite' (the whole [T, S]
+ * product, its probabilities kept for the backward pass; what the engine did before blocked
+ * attention, kept to compare against). Layers with a cache or attention dropout use the composite
+ * either way. Returns the number of layers set.
+ */
+export function setAttentionImplementation(model: Module, implementation: AttentionImplementation): number {
+  let n = 0;
+  for (const m of model.modules()) {
+    if (m instanceof LlamaAttention) { m.attentionImplementation = implementation; n++; }
   }
   return n;
 }

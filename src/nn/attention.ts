@@ -8,6 +8,11 @@
  * padding the two differ, exactly as in transformers. Blocked entries get float32's most negative
  * value (never -inf: no NaN), in one `where` so that no score is pushed past it.
  *
+ * Without a cache (training, a whole-sequence forward), attention runs blocked
+ * (ops.blockedCausalAttention): the same masks, given to it as their parts (the padding mask,
+ * the window, document ids of packed rows) instead of a [T, S] tensor, so that nothing of that size
+ * is built or kept. With a cache, or with attention dropout, the masked product is the composite.
+ *
  * A query that may see no key at all (a left-padding position) gets a zero output, which is what
  * torch's scaled_dot_product_attention returns for a fully masked row with a boolean mask, i.e.
  * transformers' default (sdpa) attention. (Eager attention would average all values instead.) Such
@@ -27,6 +32,18 @@ export interface AttentionMaskOptions {
   keyValid?: Tensor | null;
   /** Keys further back than this many slots are blocked (Mistral, Qwen sliding layers). */
   slidingWindow?: number | null;
+  /**
+   * int [batch or 1, queryLen] (no cache): the document each token belongs to, for documents
+   * packed into one row; a query sees only keys of its own document.
+   */
+  segmentIds?: Tensor | null;
+}
+
+/** The parts of a self-attention mask (no cache), for attention that builds it block by block. */
+export interface CausalMaskParts {
+  keyValid: Tensor | null;
+  slidingWindow: number | null;
+  segmentIds: Tensor | null;
 }
 
 export interface AttentionMask {
@@ -34,10 +51,16 @@ export interface AttentionMask {
   additive: Tensor;
   /** float32 [batch, 1, queryLen, 1]: 0 for queries that see no key (their output is zeroed); null when every query sees one. */
   queryHasKeys: Tensor | null;
+  /** The same mask as its parts, when the queries are the keys (no cache): what blocked attention takes. Lazy tensors above are then never built. */
+  parts: CausalMaskParts | null;
 }
 
 export function attentionMask(opts: AttentionMaskOptions): AttentionMask {
-  const { queryLen: T, keyLen: S, keyValid = null, slidingWindow = null } = opts;
+  const { queryLen: T, keyLen: S, keyValid = null, slidingWindow = null, segmentIds = null } = opts;
+  const selfAttention = opts.querySlots === undefined && T === S;
+  if (segmentIds && (!selfAttention || segmentIds.ndim !== 2 || segmentIds.shape[1] !== T || (segmentIds.dtype !== 'int64' && segmentIds.dtype !== 'int32'))) {
+    throw new ModuleError(`attentionMask: segment ids must be int64 [batch, ${T}] for self-attention without a cache, found ${segmentIds.dtype} [${segmentIds.shape.join(', ')}]${selfAttention ? '' : ' with a cache'}`);
+  }
   const querySlots = opts.querySlots ?? ops.arange(0, T, 1, 'int64');
   if (querySlots.ndim !== 1 || querySlots.shape[0] !== T || querySlots.dtype !== 'int64') {
     throw new ModuleError(`attentionMask: querySlots must be int64 [${T}], found ${querySlots.dtype} [${querySlots.shape.join(', ')}]`);
@@ -60,7 +83,15 @@ export function attentionMask(opts: AttentionMaskOptions): AttentionMask {
     allowed4 = allowed4.logicalAnd(valid.reshape([keyValid.shape[0]!, 1, 1, S]));
     queryHasKeys = allowed4.cast('float32').max(-1, true);
   }
-  return { additive: ops.where(allowed4, ops.full([], 0, 'float32'), ops.minValue('float32')), queryHasKeys };
+  if (segmentIds) {
+    const seg = segmentIds.cast('int64');
+    allowed4 = allowed4.logicalAnd(seg.reshape([seg.shape[0]!, 1, T, 1]).eq(seg.reshape([seg.shape[0]!, 1, 1, T])));
+  }
+  return {
+    additive: ops.where(allowed4, ops.full([], 0, 'float32'), ops.minValue('float32')),
+    queryHasKeys,
+    parts: selfAttention ? { keyValid, slidingWindow, segmentIds } : null,
+  };
 }
 
 export interface AttentionOptions {
@@ -71,17 +102,29 @@ export interface AttentionOptions {
   /** Attention-probability dropout (transformers' attention_dropout), applied only when training. */
   dropout?: number;
   training?: boolean;
-  /** Recompute the probabilities in the backward pass instead of keeping them (ops.scaledDotProductAttention's `recompute`). */
+  /** Recompute the probabilities in the backward pass instead of keeping them (ops.scaledDotProductAttention's `recompute`; composite attention only). */
   recompute?: boolean;
+  /**
+   * 'blocked' (default): ops.blockedCausalAttention where the mask comes as parts (no cache) and no
+   * attention dropout is applied; 'composite': always the [T, S] product (kept to compare against).
+   */
+  implementation?: AttentionImplementation;
 }
+
+export type AttentionImplementation = 'blocked' | 'composite';
+
 
 /**
  * softmax(q kᵀ · scale + mask) v with grouped-query attention. q: [B, H, T, D]; k, v: [B, Hkv, S, D].
  * Returns [B, H, T, D].
  */
 export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
-  const { dropout = 0, training = false } = opts;
+  const { dropout = 0, training = false, implementation = 'blocked' } = opts;
   const scale = opts.scale ?? 1 / Math.sqrt(q.shape[3]!);
+  const parts = opts.mask instanceof Tensor ? null : opts.mask?.parts ?? null;
+  if (parts && implementation === 'blocked' && (!training || dropout === 0)) {
+    return ops.blockedCausalAttention(q, k, v, { scale, ...parts });
+  }
   const mask = opts.mask instanceof Tensor ? opts.mask : opts.mask?.additive ?? null;
   const keep = opts.mask instanceof Tensor ? null : opts.mask?.queryHasKeys ?? null;
   const out = !training || dropout === 0

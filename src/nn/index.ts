@@ -12,5 +12,5 @@ export {
   RotaryEmbedding, computeInvFreq, rotateHalf, applyRotaryPosEmb, ROPE_TYPES,
   type RopeType, type RopeParameters, type RotaryConfig,
 } from './rotary.ts';
-export { attention, attentionMask, type AttentionOptions, type AttentionMask, type AttentionMaskOptions } from './attention.ts';
+export { attention, attentionMask, type AttentionOptions, type AttentionMask, type AttentionMaskOptions, type AttentionImplementation, type CausalMaskParts } from './attention.ts';
 export { getActivation, SUPPORTED_ACTIVATIONS, type Activation } from './activations.ts';

@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Generator, checkpoint, grad, ops, realize, Tensor } from '../../src/engine/index.ts';
+import { Generator, checkpoint, grad, ops, realize, savedForBackward, Tensor } from '../../src/engine/index.ts';
 import { apply, defineOp } from '../../src/engine/op.ts';
 import { gradcheck } from '../helpers/gradcheck.ts';
 import * as R from '../helpers/reference.ts';
@@ -413,6 +413,24 @@ describe('neural-network ops', () => {
       await gradcheck(([a, b, c, m]) => A(a!, b!, c!, { mask: m!, causal: true }), [qg, kg, vg, randn([2, 1, 1, 3])], { label: 'attention GQA, padding-style mask' });
     });
   }
+
+  test('silu_mul (the gated MLP product): silu(gate)·up, gradients, and a backward that keeps only gate and up', async () => {
+    const g = randn([2, 5], 2);
+    const u = randn([2, 5]);
+    const f64 = (a: NDArray): Tensor => Tensor.fromData(Float64Array.from(a.data), a.shape, 'float64');
+    const fused = ops.siluMul(f64(g), f64(u));
+    const plain = ops.silu(f64(g)).mul(f64(u));
+    await realize([fused, plain]);
+    const [x, y] = [await fused.floats(), await plain.floats()];
+    assert.ok(x.every((v, i) => Math.abs(v - y[i]!) < 1e-15));
+    await gradcheck(([a, b]) => ops.siluMul(a!, b!), [g, u], { label: 'silu_mul' });
+    const gate = f64(g);
+    const up = f64(u);
+    const loss = ops.siluMul(gate.mul(1.5), up.mul(2)).sum();
+    // The two scaled inputs, not sigmoid(gate) or silu(gate).
+    const saved = savedForBackward([loss], grad(loss, [gate, up]));
+    assert.deepEqual(saved.map((s) => s.tensor.op!.name), ['mul', 'mul']);
+  });
 
   test('dropout: the gradient is exactly mask/(1 − p) times the upstream gradient', async () => {
     const p = 0.3;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { grad, manualSeed, realize, Tensor } from '../../src/engine/index.ts';
-import { causalLMLoss, setAttentionRecompute, setGradientCheckpointing } from '../../src/models/index.ts';
+import { causalLMLoss, setAttentionImplementation, setAttentionRecompute, setGradientCheckpointing } from '../../src/models/index.ts';
 import { MissConfig, getPeftModel } from '../../src/peft/index.ts';
 import { ROOT, loadFixtureModel, maxAbsDiff } from './helpers.ts';
 
@@ -60,7 +60,7 @@ test('training mode: the loss fuses the output layer into the cross-entropy — 
   assert.ok(Math.abs((await evalOut.loss!.item()) - (await plain.item())) < 1e-6);
 });
 
-test('setAttentionRecompute: the same loss and gradients with the probabilities recomputed in the backward (padding mask, grouped-query heads)', async () => {
+test('attention implementations: blocked (the default), composite and composite with recompute give the same loss and gradients (left padding, grouped-query heads)', async () => {
   const model = await loadFixtureModel(DIR);
   const V = model.config.vocab_size;
   const [B, T] = [2, 6];
@@ -70,21 +70,30 @@ test('setAttentionRecompute: the same loss and gradients with the probabilities 
   const labels = Tensor.fromData(BigInt64Array.from({ length: B * T }, (_, i) => (i === 6 || i === 7 ? -100n : BigInt((i * 31 + 1) % V))), [B, T], 'int64');
   const wrt = model.namedParameters().filter(([n]) => /layers\.0\.self_attn\.[qkv]_proj\.weight/.test(n)).map(([, p]) => p.value);
   assert.equal(wrt.length, 3);
+  assert.ok(model.config.num_attention_heads > model.config.num_key_value_heads, 'the fixture has grouped-query heads');
   model.train();
-  const lossOf = (): Tensor => model.forward({ inputIds: ids, attentionMask: mask, labels }).loss!;
-  const plain = lossOf();
-  const plainGrads = grad(plain, wrt);
+  const lossOf = (): { loss: Tensor; grads: Tensor[] } => {
+    const loss = model.forward({ inputIds: ids, attentionMask: mask, labels }).loss!;
+    return { loss, grads: grad(loss, wrt) };
+  };
+  const blocked = lossOf();
+  assert.equal(setAttentionImplementation(model, 'composite'), model.config.num_hidden_layers);
+  const composite = lossOf();
   assert.equal(setAttentionRecompute(model), model.config.num_hidden_layers);
   const recomputed = lossOf();
-  const recomputedGrads = grad(recomputed, wrt);
-  await realize([plain, recomputed, ...plainGrads, ...recomputedGrads]);
-  assert.ok(Math.abs((await plain.item()) - (await recomputed.item())) < 1e-6);
-  for (let i = 0; i < wrt.length; i++) {
-    const d = maxAbsDiff(await plainGrads[i]!.floats(), await recomputedGrads[i]!.floats());
-    assert.ok(d < 1e-6, `gradient ${i}: max |difference| ${d}`);
+  const runs = { blocked, composite, recomputed };
+  await realize(Object.values(runs).flatMap((r) => [r.loss, ...r.grads]));
+  for (const [name, r] of Object.entries(runs)) {
+    assert.ok(Math.abs((await r.loss.item()) - (await composite.loss.item())) < 1e-6, `${name} loss`);
+    for (let i = 0; i < wrt.length; i++) {
+      const d = maxAbsDiff(await r.grads[i]!.floats(), await composite.grads[i]!.floats());
+      assert.ok(d < 1e-6, `${name} gradient ${i}: max |difference| ${d}`);
+    }
   }
-  assert.ok(graphNodes([recomputedGrads[0]!]).some((t) => t.op!.name === 'attention'), 'the recompute op is in the graph');
-  assert.ok(!graphNodes([plainGrads[0]!]).some((t) => t.op!.name === 'attention'));
+  const opsOf = (r: { grads: Tensor[] }): string[] => graphNodes(r.grads).map((t) => t.op!.name);
+  assert.ok(opsOf(blocked).includes('blocked_attention') && !opsOf(blocked).includes('attention'));
+  assert.ok(opsOf(recomputed).includes('attention') && !opsOf(recomputed).includes('blocked_attention'));
+  assert.ok(!opsOf(composite).includes('attention') && !opsOf(composite).includes('blocked_attention'));
 });
 
 test('setGradientCheckpointing: the same loss and adapter gradients with each layer recomputed in the backward (MiSS with dropout, so the dropout masks must repeat), and no layer activation read by the backward', async () => {

@@ -5,3 +5,4 @@ export * from './shape.ts';
 export * from './matmul.ts';
 export * from './nn.ts';
 export * from './random.ts';
+export * from './blocked-attention.ts';

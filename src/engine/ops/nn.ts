@@ -6,7 +6,7 @@ import { ShapeError } from '../errors.ts';
 import { apply, defineOp } from '../op.ts';
 import { getDefaultGenerator } from '../random.ts';
 import { Tensor } from '../tensor.ts';
-import { add, cast, div, eq, exp, mul, neg, rsqrt, sub, where } from './elementwise.ts';
+import { add, cast, div, eq, exp, mul, neg, rsqrt, sigmoid, sub, where } from './elementwise.ts';
 import { matmul } from './matmul.ts';
 import { hashUniform } from './random.ts';
 import { mean, sum, sumToShape } from './reduce.ts';
@@ -144,6 +144,39 @@ export function linearCrossEntropy(hidden: Tensor, weight: Tensor, targets: Tens
   if (reduction === 'none') return reshape(losses, targets.shape);
   if (reduction === 'sum') return sum(losses);
   return div(sum(losses), sum(mask));
+}
+
+/**
+ * silu(gate) · up, the gated MLP's product (SwiGLU), as one op whose backward keeps only gate and
+ * up: sigmoid(gate) is recomputed there (one pass over the product's shape) instead of keeping
+ * sigmoid(gate) and silu(gate) from the forward pass, two [tokens, intermediate] tensors per layer.
+ */
+const SILU_MUL = defineOp({
+  name: 'silu_mul',
+  infer([gate, up]) {
+    requireFloat(gate!);
+    if (gate!.shape.join(',') !== up!.shape.join(',') || gate!.dtype !== up!.dtype) {
+      throw new ShapeError(`silu_mul: gate and up must have one shape and dtype, found ${gate!.dtype} [${gate!.shape}] and ${up!.dtype} [${up!.shape}]`);
+    }
+    return { shape: [...gate!.shape], dtype: gate!.dtype };
+  },
+  lower: (g, [gate, up]) => g.node('Mul', [g.node('Mul', [gate!, g.node('Sigmoid', [gate!])]), up!]),
+  vjp: (gOut, n) => {
+    const [gate, up] = n.inputs as [Tensor, Tensor];
+    // The gate seen through the incoming gradient (times zero): ONNX Runtime would otherwise merge
+    // this sigmoid with the forward's and keep it alive until here.
+    const anchored = add(gate, mul(reshape(slice(reshape(gOut, [-1]), 0, 0, 1), []), 0));
+    const s = sigmoid(anchored);
+    const silu = mul(gate, s);
+    // d silu/d gate = s · (1 + gate · (1 − s))
+    const dGate = mul(mul(gOut, up), mul(s, add(mul(gate, sub(1, s)), 1)));
+    return [dGate, mul(gOut, silu)];
+  },
+});
+
+/** silu(gate) · up (SwiGLU's product) with a backward that keeps only gate and up; see SILU_MUL. */
+export function siluMul(gate: Tensor, up: Tensor): Tensor {
+  return apply(SILU_MUL, [gate, up], {});
 }
 
 /** Layer normalisation over the last `normalizedDims` dimensions (biased variance, like torch). */
