@@ -5,23 +5,23 @@
  *
  *   node --import tsx bench/train/step.ts --method bone|bat|mini|lora [--steps 5] [--warmup 1]
  *     [--layers 30] [--batch 4] [--seq 256] [--r 64] [--variant step|fwd|fwdbwd]
- *     [--loss fused|plain] [--attention engine|fold|recompute] [--swiglu] [--gradient-checkpointing]
- *     [--no-arena] [--no-mem-pattern] [--profile PREFIX] [--profile-runs 2]
+ *     [--loss fused|plain] [--attention engine|composite|recompute|fold] [--gradient-checkpointing]
+ *     [--no-arena] [--mem-pattern] [--profile PREFIX] [--profile-runs 2]
  *
  * A step is what a user pays: build the lazy graph (forward, loss, grad, AdamW update), realise
  * [loss, new params, new moments] in one run, commit.
  */
 import { parseArgs } from 'node:util';
-import { Tensor, engineStats, grad, realize } from '../../src/engine/index.ts';
+import { Tensor, engineStats, estimateMemory, grad, realize, savedForBackward, type MemoryEstimate } from '../../src/engine/index.ts';
 import { trace } from '../../src/engine/realize.ts';
-import { causalLMLoss, setAttentionRecompute, setGradientCheckpointing } from '../../src/models/index.ts';
+import { causalLMLoss, setAttentionImplementation, setAttentionRecompute, setGradientCheckpointing } from '../../src/models/index.ts';
 import { AdamW } from '../../src/train/optim.ts';
 import {
   METHODS, emitResult, installRecordingBackend, makeBatch, makePeft, peakRssMB, recorder, rssMB, type Method,
 } from './common.ts';
 import { median, now } from '../util.ts';
 import { classify } from './profile.ts';
-import { installAttentionPrototype, installSwigluPrototype } from './protos.ts';
+import { installAttentionPrototype } from './protos.ts';
 
 const { values: a } = parseArgs({
   options: {
@@ -35,10 +35,9 @@ const { values: a } = parseArgs({
     variant: { type: 'string', default: 'step' },
     loss: { type: 'string', default: 'fused' },
     attention: { type: 'string', default: 'engine' },
-    swiglu: { type: 'boolean', default: false },
     'gradient-checkpointing': { type: 'boolean', default: false },
     'no-arena': { type: 'boolean', default: false },
-    'no-mem-pattern': { type: 'boolean', default: false },
+    'mem-pattern': { type: 'boolean', default: false },
     'saved-only': { type: 'boolean', default: false },
     profile: { type: 'string' },
     'profile-runs': { type: 'string', default: '2' },
@@ -56,18 +55,21 @@ const warmup = Number(a.warmup);
 
 installRecordingBackend({
   ...(a['no-arena'] ? { enableCpuMemArena: false } : {}),
-  ...(a['no-mem-pattern'] ? { enableMemPattern: false } : {}),
+  ...(a['mem-pattern'] ? { enableMemPattern: true } : {}),
   ...(a.profile ? { profilePrefix: a.profile, profileRuns: Number(a['profile-runs']) } : {}),
 });
 
 const rss0 = rssMB();
 const t0 = now();
 const peft = makePeft(method, shape);
+// engine: the library's default (blocked attention); composite: the [T, T] product with its
+// probabilities kept; recompute: the composite with them recomputed in the backward; fold: a prototype.
 if (a.attention === 'fold') installAttentionPrototype(peft.model, 'fold');
-else if (a.attention === 'recompute') setAttentionRecompute(peft.model);
-else if (a.attention !== 'engine') throw new Error(`--attention must be engine, fold or recompute, found ${a.attention}`);
+else if (a.attention === 'composite' || a.attention === 'recompute') {
+  setAttentionImplementation(peft.model, 'composite');
+  if (a.attention === 'recompute') setAttentionRecompute(peft.model);
+} else if (a.attention !== 'engine') throw new Error(`--attention must be engine, composite, recompute or fold, found ${a.attention}`);
 if (a['gradient-checkpointing']) setGradientCheckpointing(peft.model);
-if (a.swiglu) installSwigluPrototype(peft.model);
 const setupMs = now() - t0;
 const rssWeights = rssMB();
 const params = peft.trainableParameters().map(([, p]) => p);
@@ -96,47 +98,44 @@ function build(): { targets: Tensor[]; loss: Tensor; commit: () => void } {
 }
 
 if (a['saved-only']) {
-  emitResult({ side: 'ours', kind: 'saved', method, loss: lossKind, attention: a.attention, swiglu: a.swiglu, ...savedActivations() });
+  emitResult({ side: 'ours', kind: 'saved', method, loss: lossKind, attention: a.attention, ...savedActivations() });
   process.exit(0);
 }
 
 /**
- * The forward values that the backward pass and the update read: an estimate of the activation
- * memory alive where forward turns into backward, by part. Reshapes are followed to the tensor they
- * view (ORT aliases them), and values computed from weights alone (transposed weights, which ORT
- * folds into its GEMMs, or BAT's adapted weight) are counted apart, as `weightDerivedMB`.
+ * The forward values that the backward pass and the update read (the engine's savedForBackward): an
+ * estimate of the activation memory alive where forward turns into backward, by part. Values
+ * computed from weights alone (transposed weights, which ORT folds into its GEMMs, or BAT's adapted
+ * weight) are counted apart, as `weightDerivedMB`. With it, the engine's estimate of the whole
+ * step's peak (estimateMemory).
  */
-function savedActivations(): { savedMB: number; weightDerivedMB: number; byPart: Record<string, number>; biggest: { op: string; shape: number[]; count: number; mb: number }[] } {
+function savedActivations(): { savedMB: number; weightDerivedMB: number; byPart: Record<string, number>; biggest: { op: string; shape: number[]; count: number; mb: number }[]; estimate: MemoryEstimate } {
   const loss = lossOf();
   const fwd = trace([loss]);
-  const forward = new Set(fwd.nodes);
   const dataDependent = new Set<Tensor>([ids, labels]);
   for (const n of fwd.nodes) if (n.inputs.some((x) => dataDependent.has(x))) dataDependent.add(n);
   const grads = grad(loss, params.map((p) => p.value));
-  const all = trace([loss, ...opt.update(grads, 1e-4).tensors]).nodes;
-  const views = new Set(['reshape', 'squeeze', 'unsqueeze', 'flatten']);
-  const root = (t: Tensor): Tensor => { while (t.op && views.has(t.op.name)) t = t.inputs[0]!; return t; };
-  const saved = new Set<Tensor>();
-  for (const n of all) if (!forward.has(n)) for (const x of n.inputs) if (forward.has(x)) saved.add(root(x));
+  const stepTargets = [loss, ...opt.update(grads, 1e-4).tensors];
   const dims = { batch: shape.batch, seq: shape.seq, hidden: 576, intermediate: 1536, vocab: 49152, headDim: 64, adapterDims: [shape.r] };
   const byPart: Record<string, number> = {};
   const groups = new Map<string, { op: string; shape: number[]; count: number; mb: number }>();
   let total = 0;
   let weightDerived = 0;
-  for (const t of saved) {
-    if (!t.op) continue;
-    const mb = (t.size * (t.dtype === 'float64' || t.dtype === 'int64' ? 8 : t.dtype === 'bool' ? 1 : 4)) / 2 ** 20;
+  for (const { tensor: t, bytes } of savedForBackward([loss], stepTargets)) {
+    const mb = bytes / 2 ** 20;
     if (!dataDependent.has(t)) { weightDerived += mb; continue; }
-    const part = classify(t.op.name, [t.shape as number[], ...t.inputs.map((x) => x.shape as number[])], dims);
+    const part = classify(t.op!.name, [t.shape as number[], ...t.inputs.map((x) => x.shape as number[])], dims);
     byPart[part] = (byPart[part] ?? 0) + mb;
     total += mb;
-    const key = `${t.op.name}[${t.shape.join(',')}]`;
-    const gr = groups.get(key) ?? groups.set(key, { op: t.op.name, shape: [...t.shape], count: 0, mb: 0 }).get(key)!;
+    const key = `${t.op!.name}[${t.shape.join(',')}]`;
+    const gr = groups.get(key) ?? groups.set(key, { op: t.op!.name, shape: [...t.shape], count: 0, mb: 0 }).get(key)!;
     gr.count++;
     gr.mb += mb;
   }
-  return { savedMB: total, weightDerivedMB: weightDerived, byPart, biggest: [...groups.values()].sort((x, y) => y.mb - x.mb).slice(0, 15) };
+  return { savedMB: total, weightDerivedMB: weightDerived, byPart, biggest: [...groups.values()].sort((x, y) => y.mb - x.mb).slice(0, 15), estimate: estimateMemory(stepTargets) };
 }
+
+const estimate = (() => { const { targets } = build(); return estimateMemory(targets); })();
 
 interface StepTiming { totalMs: number; buildMs: number; realizeMs: number; ortRunMs: number; commitMs: number; loss: number }
 const timings: StepTiming[] = [];
@@ -155,7 +154,7 @@ for (let s = 0; s < warmup + steps; s++) {
   const t: StepTiming = { totalMs: s3 - s0, buildMs: s1 - s0, realizeMs: s2 - s1, ortRunMs: recorder.lastRunMs, commitMs: s3 - s2, loss: lossValue };
   if (s === 0) { firstStepMs = t.totalMs; compileMs = engineStats.compileMs - c0; }
   if (s >= warmup) timings.push(t);
-  process.stderr.write(`  [${method} ${variant}/${lossKind}${a.attention !== 'engine' ? `/${a.attention}` : ''}${a.swiglu ? '/swiglu' : ''}] step ${s}${s < warmup ? ' (warm-up)' : ''}: ${t.totalMs.toFixed(0)} ms (build ${t.buildMs.toFixed(0)}, ORT ${t.ortRunMs.toFixed(0)}), loss ${lossValue.toFixed(4)}, rss ${rssMB().toFixed(0)} MB, peak ${peakRssMB().toFixed(0)} MB\n`);
+  process.stderr.write(`  [${method} ${variant}/${lossKind}${a.attention !== 'engine' ? `/${a.attention}` : ''}] step ${s}${s < warmup ? ' (warm-up)' : ''}: ${t.totalMs.toFixed(0)} ms (build ${t.buildMs.toFixed(0)}, ORT ${t.ortRunMs.toFixed(0)}), loss ${lossValue.toFixed(4)}, rss ${rssMB().toFixed(0)} MB, peak ${peakRssMB().toFixed(0)} MB\n`);
 }
 
 // Trace + structure key, as realize() does it every step (measured apart, on a freshly built graph).
@@ -174,8 +173,8 @@ for (let i = 0; i < 3; i++) {
 const med = (f: (t: StepTiming) => number): number => median(timings.map(f));
 const stepMs = med((t) => t.totalMs);
 emitResult({
-  side: 'ours', method, variant, loss: lossKind, attention: a.attention, swiglu: a.swiglu, shape, trainable,
-  arena: !a['no-arena'], memPattern: !a['no-mem-pattern'],
+  side: 'ours', method, variant, loss: lossKind, attention: a.attention, shape, trainable,
+  arena: !a['no-arena'], memPattern: a['mem-pattern'],
   tokensPerSecond: (shape.batch * shape.seq) / (stepMs / 1000),
   stepMs, stepMsAll: timings.map((t) => t.totalMs),
   buildMs: med((t) => t.buildMs), realizeMs: med((t) => t.realizeMs), ortRunMs: med((t) => t.ortRunMs), commitMs: med((t) => t.commitMs),
@@ -184,4 +183,5 @@ emitResult({
   losses: timings.map((t) => t.loss),
   setupMs, rssStartMB: rss0, rssAfterWeightsMB: rssWeights, rssEndMB: rssMB(), peakRssMB: peakRssMB(),
   engineStats: { ...engineStats },
+  estimate,
 });
