@@ -8,7 +8,7 @@
  * method alone), ours and the anchor alternating, for several rounds; medians and ranges are reported.
  * Then the analysis (Bone): forward / forward+backward / step sub-graphs, graph-build and trace
  * overhead, an ONNX Runtime profile by part of the model, GEMM layouts, and prototypes of engine
- * changes (memory-pattern off, allocator settings, attention and SwiGLU variants) and the plain
+ * changes (memory pattern on, allocator settings, attention variants) and the plain
  * (unfused) LM head + loss for comparison.
  *
  *   node --import tsx bench/train.bench.ts [--methods bone,bat,mini,lora] [--rounds 3] [--steps 5]
@@ -210,19 +210,18 @@ if (!args['no-analysis']) {
 
   // Prototypes: each round runs the default step once and every prototype, in alternating order.
   const protos: { label: string; args: string[]; env?: Record<string, string> }[] = [
-    { label: 'memory pattern off (SessionOptions.enableMemPattern false)', args: ['--no-mem-pattern'] },
+    { label: 'memory pattern on (SessionOptions.enableMemPattern true, the engine\'s setting before blocked attention)', args: ['--mem-pattern'] },
     { label: 'plain LM head + cross-entropy (full logits, no fusion)', args: ['--loss', 'plain'] },
     { label: 'GQA folded into rows, no K/V repeat (protos.ts fold)', args: ['--attention', 'fold'] },
-    { label: 'fold + attention probabilities recomputed in backward', args: ['--attention', 'recompute'] },
-    { label: 'SwiGLU op with hand-written backward (protos.ts swiglu)', args: ['--swiglu'] },
-    { label: 'memory pattern off + attention recompute + SwiGLU op', args: ['--no-mem-pattern', '--attention', 'recompute', '--swiglu'] },
+    { label: 'composite attention ([T, T] probabilities kept)', args: ['--attention', 'composite'] },
+    { label: 'composite attention, probabilities recomputed in backward', args: ['--attention', 'recompute'] },
     {
-      label: 'all + ORT arena off, glibc malloc keeps freed memory',
-      args: ['--no-mem-pattern', '--no-arena', '--attention', 'recompute', '--swiglu'],
+      label: 'ORT arena off, glibc malloc keeps freed memory',
+      args: ['--no-arena'],
       env: { MALLOC_MMAP_THRESHOLD_: String(2 ** 30), MALLOC_TRIM_THRESHOLD_: String(2 ** 34), MALLOC_ARENA_MAX: '2' },
     },
   ];
-  const protoArgs = (p: { args: string[] }): string[] => p.args.filter((x) => !['--no-mem-pattern', '--no-arena'].includes(x));
+  const protoArgs = (p: { args: string[] }): string[] => p.args.filter((x) => !['--mem-pattern', '--no-arena'].includes(x));
   analysis.saved = {};
   for (const p of [{ label: 'default', args: [] as string[] }, ...protos.slice(1)]) {
     const r = await runChild<SavedResult>(process.execPath, ['--import', 'tsx', stepScript, '--method', 'bone', ...common, '--saved-only', ...protoArgs(p)], { env: childEnv });

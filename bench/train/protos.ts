@@ -9,12 +9,10 @@
  *   and dK, dV need no reduction over the group).
  *   (The same fold with the probabilities recomputed in the backward is now the engine's
  *   `scaledDotProductAttention({ recompute: true })`: step.ts --attention recompute.)
- * - swiglu: silu(gate)·up as one op whose backward is written by hand from gate and up, so that only
- *   gate and up are kept for the backward (not sigmoid(gate) and silu(gate) as well).
+ *   (The SwiGLU prototype that was here is the engine's ops.siluMul now, used by LlamaMLP.)
  */
-import { Tensor, ops } from '../../src/engine/index.ts';
-import { apply, defineOp } from '../../src/engine/op.ts';
-import { LlamaAttention, LlamaMLP, type AttentionInputs } from '../../src/models/index.ts';
+import type { Tensor } from '../../src/engine/index.ts';
+import { LlamaAttention, type AttentionInputs } from '../../src/models/index.ts';
 import type { Module } from '../../src/nn/index.ts';
 import { applyRotaryPosEmb } from '../../src/nn/index.ts';
 
@@ -51,30 +49,6 @@ export function installAttentionPrototype(model: Module, _mode: AttentionProto):
       const out = foldedAttention(q, k, v, mask, att.scaling);
       return { output: att.o_proj.forward(out.transpose(1, 2).reshape([B, T, att.numHeads * att.headDim])), present: null };
     };
-    n++;
-  }
-  return n;
-}
-
-const SWIGLU = defineOp({
-  name: 'bench_swiglu',
-  infer([a]) { return { shape: [...a!.shape], dtype: a!.dtype }; },
-  lower: (g, [a, b]) => g.node('Mul', [g.node('Mul', [a!, g.node('Sigmoid', [a!])]), b!]),
-  vjp: (gOut, n) => {
-    const [a, b] = n.inputs as [Tensor, Tensor];
-    const s = ops.sigmoid(a);
-    const dB = gOut.mul(a.mul(s));
-    const dA = gOut.mul(b).mul(s.mul(a.mul(ops.sub(1, s)).add(1)));
-    return [dA, dB];
-  },
-});
-
-export function installSwigluPrototype(model: Module): number {
-  let n = 0;
-  for (const [, m] of model.namedModules()) {
-    if (!(m instanceof LlamaMLP)) continue;
-    const mlp = m;
-    mlp.forward = (x: Tensor) => mlp.down_proj.forward(apply(SWIGLU, [mlp.gate_proj.forward(x), mlp.up_proj.forward(x)], {}));
     n++;
   }
   return n;

@@ -19,7 +19,10 @@ export function ortSessionOptions(opts: CompileOptions = {}): Ort.InferenceSessi
     intraOpNumThreads: Number(process.env.BONE_THREADS) || availableParallelism(),
     interOpNumThreads: 1,
     enableCpuMemArena: true,
-    enableMemPattern: true,
+    // No memory pattern: with one, ORT plans a second, pattern-sized block after the first run while
+    // the arena keeps what that run allocated, so a training step's memory nearly doubled
+    // (SmolLM2-135M at 4 × 256: 3.35 GB peak with it, 2.07 GB without, the step as fast; docs/design.md).
+    enableMemPattern: false,
     // Only for float64 graphs (float32 ones keep these fusions, which are faster):
     // MatMulScaleFusion folds `MatMul · c` into FusedMatMul, whose alpha is a float32 attribute,
     // silently rounding c (e.g. attention's 1/√d); QuickGeluFusion turns x·sigmoid(x) (silu) into
