@@ -26,7 +26,7 @@ export {
   type TokenizeOptions, type TokenizedDataset, type TokenizedExample,
 } from './data/tokenize.ts';
 export {
-  DEFAULT_BUCKET_MULTIPLE, LengthGroupedBatches, makeBatches,
+  DEFAULT_BUCKET_MULTIPLE, LengthGroupedBatches, makeBatches, packBestFitDecreasing,
   type Batch, type BatchableExample, type BatchShape, type BatchingOptions, type DataPosition, type PositionedBatch,
 } from './data/batching.ts';
 export { splitDataset, type DatasetSplit, type SplitOptions } from './data/split.ts';

@@ -20,6 +20,9 @@ export interface TrainBatch {
   inputIds: Tensor;
   attentionMask: Tensor;
   labels: Tensor;
+  /** Packed rows: positions restarting at each document, and each token's document. */
+  positionIds?: Tensor;
+  segmentIds?: Tensor;
 }
 
 /** The batches of each epoch, in order: a pure function of the epoch, so that a run can resume mid-epoch. */
@@ -136,7 +139,8 @@ export class Trainer {
   #lossOf(batch: TrainBatch, numItems: Tensor): Tensor {
     // The model computes the loss itself, so that in training mode it can fuse its output layer into
     // the cross-entropy (no vocabulary-sized logits kept for the backward pass).
-    const { loss } = this.peft.forward({ inputIds: batch.inputIds, attentionMask: batch.attentionMask, labels: batch.labels, numItemsInBatch: numItems });
+    const { inputIds, attentionMask, labels, positionIds = null, segmentIds = null } = batch;
+    const { loss } = this.peft.forward({ inputIds, attentionMask, labels, positionIds, segmentIds, numItemsInBatch: numItems });
     return loss!;
   }
 

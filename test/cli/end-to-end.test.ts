@@ -126,6 +126,20 @@ describe('bone train → resume → inspect → merge → generate → convert',
     }
   });
 
+  test('--packing packs the examples into full rows and trains; a resumed run must keep --packing', async () => {
+    const out = join(dir, 'packed');
+    const io = captureIO();
+    const packed = await runTrain({ ...common(out), packing: true, maxSteps: 2, quiet: false, logEvery: 0, io });
+    const plain = await runTrain({ ...common(join(dir, 'unpacked')), maxSteps: 2 });
+    assert.equal(packed.reason, 'completed');
+    assert.ok(Number.isFinite(packed.finalLoss));
+    // Fewer, fuller rows than one example per row, none longer than --max-length.
+    assert.ok(packed.data.batchesPerEpoch < plain.data.batchesPerEpoch, `${packed.data.batchesPerEpoch} packed batches vs ${plain.data.batchesPerEpoch}`);
+    assert.ok(packed.data.batchShapes.every((b) => b.shape[1] <= 64));
+    assert.match(io.err(), /training examples packed into \d+ rows of up to 64 tokens/);
+    await assert.rejects(runTrain({ ...common(out), maxSteps: 4, resume: true }), /--resume: the checkpoint .* was trained with --packing true, found --packing \(default\)/);
+  });
+
   test('inspect a model folder and an adapter folder', async () => {
     const io = captureIO();
     const m = await runInspect({ path: model, io }) as ModelInspection;

@@ -48,6 +48,7 @@ export const TRAIN_OPTIONS = {
   batchSize: { kind: 'integer', min: 1, default: 4, valueName: 'N', description: 'examples per micro-batch' },
   gradAccum: { kind: 'integer', min: 1, default: 1, valueName: 'N', description: 'micro-batches per optimizer step (gradient accumulation)' },
   maxLength: { kind: 'integer', min: 2, default: 512, valueName: 'N', description: 'longer examples are truncated to this many tokens' },
+  packing: { kind: 'boolean', description: 'pack examples into rows of --max-length tokens (each attends only to itself,\npositions restart per example) instead of one padded example per row' },
   warmupSteps: { kind: 'integer', min: 0, default: 0, valueName: 'N', description: 'linear learning-rate warmup steps' },
   schedule: { kind: 'choice', choices: ['linear', 'cosine', 'constant'], default: 'linear', valueName: 'NAME', description: 'learning-rate schedule after warmup: linear, cosine or constant' },
   weightDecay: { kind: 'number', min: 0, default: 0, valueName: 'W', description: 'AdamW weight decay' },
@@ -133,7 +134,7 @@ export interface TrainResult {
 }
 
 /** Settings that must not change between a run and its --resume (the checkpoint's adapter and data position depend on them). */
-const RESUME_INVARIANTS = ['method', 'r', 'miniR', 'targets', 'data', 'batchSize', 'gradAccum', 'maxLength', 'seed'] as const;
+const RESUME_INVARIANTS = ['method', 'r', 'miniR', 'targets', 'data', 'batchSize', 'gradAccum', 'maxLength', 'packing', 'seed'] as const;
 
 type ResolvedTrainOptions = OptionValues<typeof TRAIN_OPTIONS> & { model: string; data: string; out: string };
 
@@ -265,7 +266,7 @@ async function prepareData(o: ResolvedTrainOptions, tokenizer: PretrainedTokeniz
   let trainExamples: TokenizedExample[] = trainFile.examples;
   let evalExamples: TokenizedExample[] = evalFile?.examples ?? [];
   if (o.evalFraction !== undefined) ({ train: trainExamples, eval: evalExamples } = splitDataset(trainFile.examples, { evalFraction: o.evalFraction, seed: o.seed }));
-  const trainBatches = makeBatches(trainExamples, { batchSize: o.batchSize!, padTokenId, maxLength: o.maxLength, seed: o.seed });
+  const trainBatches = makeBatches(trainExamples, { batchSize: o.batchSize!, padTokenId, maxLength: o.maxLength, seed: o.seed, packing: o.packing ?? false });
   // Evaluation in length order: the fewest batch shapes, so the fewest graphs to compile.
   const evalBatches = evalExamples.length > 0 ? makeBatches(evalExamples, { batchSize: o.batchSize!, padTokenId, maxLength: o.maxLength, shuffle: false }) : undefined;
   const stepsPerEpoch = Math.floor(trainBatches.batchesPerEpoch / o.gradAccum!);
@@ -274,7 +275,8 @@ async function prepareData(o: ResolvedTrainOptions, tokenizer: PretrainedTokeniz
   }
   const totalSteps = o.maxSteps ?? stepsPerEpoch * (o.epochs ?? 1);
   const truncated = trainFile.summary.truncatedExamples + (evalFile?.summary.truncatedExamples ?? 0);
-  log(`data: ${trainExamples.length} training examples${evalBatches ? `, ${evalExamples.length} for evaluation` : ''}; ${plural(trainBatches.batchesPerEpoch, 'batch')} per epoch${truncated ? `; ${plural(truncated, 'example')} truncated to ${o.maxLength} tokens` : ''}`);
+  const packed = trainBatches.packing ? ` packed into ${plural(trainBatches.rows.length, 'row')} of up to ${o.maxLength} tokens` : '';
+  log(`data: ${trainExamples.length} training examples${packed}${evalBatches ? `, ${evalExamples.length} for evaluation` : ''}; ${plural(trainBatches.batchesPerEpoch, 'batch')} per epoch${truncated ? `; ${plural(truncated, 'example')} truncated to ${o.maxLength} tokens` : ''}`);
   for (const file of [trainFile, evalFile]) {
     for (const skipped of file?.summary.skipped.slice(0, 5) ?? []) warn(`skipped ${skipped.source ? `${skipped.source.file}:${skipped.source.line}` : 'an example'}: ${skipped.reason}`);
   }

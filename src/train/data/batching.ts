@@ -1,6 +1,6 @@
 /**
  * Batches for training: examples grouped by length, right-padded to a bucketed length, as int64
- * tensors.
+ * tensors — or, with `packing`, examples packed into rows of up to `maxLength` tokens.
  *
  * Every distinct batch shape compiles its own training graph (docs/design.md §2.3), so the
  * sequence length of a batch is rounded up to a multiple of `bucketMultiple` (capped at
@@ -8,6 +8,12 @@
  * The order is that of transformers' length-grouped sampler: a seeded permutation, cut into large
  * groups, each sorted by length (longest first); consecutive examples form batches; then the batch
  * order is shuffled, so that long and short batches alternate instead of running in groups.
+ *
+ * Packing (TRL's padding-free packing, best-fit decreasing): examples are packed once, longest first,
+ * each into the fullest row it still fits in; a row's documents keep their own causal attention
+ * (per-token segment ids) and positions that restart at each document, and the first token of each
+ * document is not predicted from the document before it. A packed row is then batched like one
+ * example, so the same length-grouped order applies to rows.
  *
  * The batches of an epoch are a pure function of (seed, epoch): resuming needs only the position
  * `{epoch, batchIndex}` of the next batch. This class fits the Trainer's `TrainData` interface.
@@ -29,6 +35,10 @@ export interface Batch {
   inputIds: Tensor;
   attentionMask: Tensor;
   labels: Tensor;
+  /** Packed rows only: positions restarting at each document. */
+  positionIds?: Tensor;
+  /** Packed rows only: the document of each token (1, 2, … within a row; 0 on padding). */
+  segmentIds?: Tensor;
 }
 
 /** `[batch size, sequence length]`. */
@@ -65,9 +75,14 @@ export interface BatchingOptions {
   /** Drop the last, smaller batch of an epoch (one shape fewer). Default false. */
   dropLast?: boolean;
   /**
-   * Examples per length-sorted group, a multiple of batchSize. Larger groups give fewer shapes and
-   * less padding but a less random order. Default as transformers' sampler: batchSize ×
-   * min(50, max(1, ⌊examples / (4 · batchSize)⌋)).
+   * Pack examples into rows of up to maxLength tokens (required), each document attending only to
+   * itself, instead of one padded example per row. Default false.
+   */
+  packing?: boolean;
+  /**
+   * Rows (examples, or packed rows) per length-sorted group, a multiple of batchSize. Larger groups
+   * give fewer shapes and less padding but a less random order. Default as transformers' sampler:
+   * batchSize × min(50, max(1, ⌊rows / (4 · batchSize)⌋)).
    */
   groupSize?: number;
 }
@@ -87,15 +102,20 @@ export class LengthGroupedBatches {
   readonly shuffle: boolean;
   readonly dropLast: boolean;
   readonly groupSize: number;
+  readonly packing: boolean;
+  /** What a batch is made of: each row's example indices (one example per row unless packing). */
+  readonly rows: readonly (readonly number[])[];
+  /** Tokens in each row. */
+  readonly rowLengths: readonly number[];
   /** The same in every epoch. */
   readonly batchesPerEpoch: number;
 
-  // Plans (example indices per batch) are small; tensors are not, so only the latest epoch's are kept.
+  // Plans (row indices per batch) are small; tensors are not, so only the latest epoch's are kept.
   readonly #plans = new Map<number, readonly (readonly number[])[]>();
   #cachedEpoch: { key: number; batches: readonly Batch[] } | undefined;
 
   constructor(examples: readonly BatchableExample[], options: BatchingOptions) {
-    const { batchSize, padTokenId, bucketMultiple = DEFAULT_BUCKET_MULTIPLE, maxLength, seed = 0, shuffle = true, dropLast = false } = options;
+    const { batchSize, padTokenId, bucketMultiple = DEFAULT_BUCKET_MULTIPLE, maxLength, seed = 0, shuffle = true, dropLast = false, packing = false } = options;
     requirePositiveInteger('batchSize', batchSize);
     requirePositiveInteger('bucketMultiple', bucketMultiple);
     if (maxLength !== undefined) requirePositiveInteger('maxLength', maxLength);
@@ -113,12 +133,15 @@ export class LengthGroupedBatches {
         throw DatasetError.at(source, `an example is ${inputIds.length} tokens, longer than maxLength ${maxLength}: tokenize with the same maxLength`);
       }
     }
-    const groupSize = options.groupSize ?? batchSize * Math.min(50, Math.max(1, Math.floor(examples.length / (4 * batchSize))));
+    if (packing && maxLength === undefined) throw new DatasetError('packing needs maxLength: the length of the rows examples are packed into');
+    const rows = packing ? packBestFitDecreasing(examples.map((e) => e.inputIds.length), maxLength!) : examples.map((_, i) => [i]);
+    const rowLengths = rows.map((r) => r.reduce((n, i) => n + examples[i]!.inputIds.length, 0));
+    const groupSize = options.groupSize ?? batchSize * Math.min(50, Math.max(1, Math.floor(rows.length / (4 * batchSize))));
     requirePositiveInteger('groupSize', groupSize);
     if (groupSize % batchSize !== 0) throw new DatasetError(`groupSize (${groupSize}) must be a multiple of batchSize (${batchSize})`);
-    const batchesPerEpoch = dropLast ? Math.floor(examples.length / batchSize) : Math.ceil(examples.length / batchSize);
+    const batchesPerEpoch = dropLast ? Math.floor(rows.length / batchSize) : Math.ceil(rows.length / batchSize);
     if (batchesPerEpoch === 0) {
-      throw new DatasetError(`an epoch has no batch: ${examples.length} examples, batchSize ${batchSize} and dropLast`);
+      throw new DatasetError(`an epoch has no batch: ${rows.length} ${packing ? 'packed rows' : 'examples'}, batchSize ${batchSize} and dropLast`);
     }
     epochGenerator(seed, 0); // validates the seed now rather than at the first epoch
 
@@ -131,10 +154,13 @@ export class LengthGroupedBatches {
     this.shuffle = shuffle;
     this.dropLast = dropLast;
     this.groupSize = groupSize;
+    this.packing = packing;
+    this.rows = rows;
+    this.rowLengths = rowLengths;
     this.batchesPerEpoch = batchesPerEpoch;
   }
 
-  /** The example indices of each batch of an epoch, in order. */
+  /** The row indices of each batch of an epoch, in order (without packing a row is one example: example indices). */
   epochPlan(epoch: number): readonly (readonly number[])[] {
     const key = this.#planKey(epoch);
     let plan = this.#plans.get(key);
@@ -146,9 +172,9 @@ export class LengthGroupedBatches {
     return plan;
   }
 
-  /** The padded sequence length of a batch of these examples: the longest, rounded up to the bucket, capped at maxLength. */
-  sequenceLengthOf(exampleIndices: readonly number[]): number {
-    const longest = Math.max(...exampleIndices.map((i) => this.examples[i]!.inputIds.length));
+  /** The padded sequence length of a batch of these rows: the longest, rounded up to the bucket, capped at maxLength. */
+  sequenceLengthOf(rowIndices: readonly number[]): number {
+    const longest = Math.max(...rowIndices.map((i) => this.rowLengths[i]!));
     const bucketed = Math.ceil(longest / this.bucketMultiple) * this.bucketMultiple;
     return this.maxLength === undefined ? bucketed : Math.min(bucketed, this.maxLength);
   }
@@ -211,7 +237,7 @@ export class LengthGroupedBatches {
 
   #shuffledPlan(epoch: number): number[][] {
     const generator = epochGenerator(this.seed, epoch);
-    const order = permutation(this.examples.length, generator);
+    const order = permutation(this.rows.length, generator);
     const grouped: number[] = [];
     for (let start = 0; start < order.length; start += this.groupSize) {
       grouped.push(...this.#longestFirst(order.slice(start, start + this.groupSize)));
@@ -220,12 +246,12 @@ export class LengthGroupedBatches {
   }
 
   #sortedPlan(): number[][] {
-    return this.#cutIntoBatches(this.#longestFirst(this.examples.map((_, i) => i)));
+    return this.#cutIntoBatches(this.#longestFirst(this.rows.map((_, i) => i)));
   }
 
   /** Longest first (Array.prototype.sort is stable, so ties keep their order and the result is deterministic). */
   #longestFirst(indices: number[]): number[] {
-    return indices.sort((a, b) => this.examples[b]!.inputIds.length - this.examples[a]!.inputIds.length);
+    return indices.sort((a, b) => this.rowLengths[b]! - this.rowLengths[a]!);
   }
 
   #cutIntoBatches(order: readonly number[]): number[][] {
@@ -235,27 +261,43 @@ export class LengthGroupedBatches {
     return batches;
   }
 
-  #collate(exampleIndices: readonly number[]): Batch {
-    const rows = exampleIndices.length;
-    const columns = this.sequenceLengthOf(exampleIndices);
+  #collate(rowIndices: readonly number[]): Batch {
+    const rows = rowIndices.length;
+    const columns = this.sequenceLengthOf(rowIndices);
     const inputIds = new BigInt64Array(rows * columns).fill(BigInt(this.padTokenId));
     const attentionMask = new BigInt64Array(rows * columns);
     const labels = new BigInt64Array(rows * columns).fill(BigInt(IGNORE_INDEX));
-    exampleIndices.forEach((exampleIndex, row) => {
-      const example = this.examples[exampleIndex]!;
-      const offset = row * columns;
-      for (let t = 0; t < example.inputIds.length; t += 1) {
-        inputIds[offset + t] = BigInt(example.inputIds[t]!);
-        attentionMask[offset + t] = 1n;
-        labels[offset + t] = BigInt(example.labels[t]!);
-      }
+    const positionIds = new BigInt64Array(this.packing ? rows * columns : 0);
+    const segmentIds = new BigInt64Array(this.packing ? rows * columns : 0);
+    rowIndices.forEach((rowIndex, row) => {
+      let offset = row * columns;
+      this.rows[rowIndex]!.forEach((exampleIndex, document) => {
+        const example = this.examples[exampleIndex]!;
+        for (let t = 0; t < example.inputIds.length; t += 1) {
+          inputIds[offset + t] = BigInt(example.inputIds[t]!);
+          attentionMask[offset + t] = 1n;
+          // A packed document's first token is not predicted from the document before it (the loss
+          // shifts labels left: the label at t is predicted at t − 1), as each example alone.
+          labels[offset + t] = t === 0 && document > 0 ? BigInt(IGNORE_INDEX) : BigInt(example.labels[t]!);
+          if (this.packing) {
+            positionIds[offset + t] = BigInt(t);
+            segmentIds[offset + t] = BigInt(document + 1);
+          }
+        }
+        offset += example.inputIds.length;
+      });
     });
     const shape = [rows, columns];
-    return {
+    const batch: Batch = {
       inputIds: Tensor.fromData(inputIds, shape, 'int64'),
       attentionMask: Tensor.fromData(attentionMask, shape, 'int64'),
       labels: Tensor.fromData(labels, shape, 'int64'),
     };
+    if (this.packing) {
+      batch.positionIds = Tensor.fromData(positionIds, shape, 'int64');
+      batch.segmentIds = Tensor.fromData(segmentIds, shape, 'int64');
+    }
+    return batch;
   }
 
   #checkPosition(position: DataPosition): void {
@@ -265,6 +307,55 @@ export class LengthGroupedBatches {
       throw new DatasetError(`batchIndex must be an integer in [0, ${this.batchesPerEpoch}), found ${batchIndex}`);
     }
   }
+}
+
+/**
+ * Best-fit decreasing bin packing (TRL's `bfd` packing strategy): lengths longest first (ties in
+ * input order), each into the bin whose free space is the smallest that still holds it (on ties,
+ * the bin that has had that free space longest), a new bin when none does. Returns each bin's item indices in packing
+ * order. A segment tree over free space finds the bin in O(log capacity).
+ */
+export function packBestFitDecreasing(lengths: readonly number[], capacity: number): number[][] {
+  const order = lengths.map((_, i) => i).sort((a, b) => lengths[b]! - lengths[a]! || a - b);
+  const bins: number[][] = [];
+  // byFree[f]: bins with exactly f tokens free, oldest first; tree[node]: whether its range has any.
+  const byFree: number[][] = Array.from({ length: capacity + 1 }, () => []);
+  let size = 1;
+  while (size < capacity + 1) size *= 2;
+  const tree = new Uint8Array(2 * size);
+  const mark = (free: number): void => {
+    for (let node = free + size, on = byFree[free]!.length > 0 ? 1 : 0; node >= 1; node >>= 1) {
+      tree[node] = node >= size ? on : tree[2 * node]! | tree[2 * node + 1]!;
+    }
+  };
+  /** The smallest free space ≥ need that some bin has, or −1. */
+  const smallestAtLeast = (need: number): number => {
+    const search = (node: number, lo: number, hi: number): number => {
+      if (hi < need || !tree[node]) return -1;
+      if (lo === hi) return lo;
+      const mid = (lo + hi) >> 1;
+      const left = search(2 * node, lo, mid);
+      return left >= 0 ? left : search(2 * node + 1, mid + 1, hi);
+    };
+    return search(1, 0, size - 1);
+  };
+  for (const item of order) {
+    const length = lengths[item]!;
+    if (length > capacity) throw new DatasetError(`cannot pack an example of ${length} tokens into rows of ${capacity}`);
+    const free = smallestAtLeast(length);
+    let bin: number;
+    if (free < 0) {
+      bin = bins.push([]) - 1;
+    } else {
+      bin = byFree[free]!.shift()!;
+      mark(free);
+    }
+    bins[bin]!.push(item);
+    const left = (free < 0 ? capacity : free) - length;
+    byFree[left]!.push(bin);
+    mark(left);
+  }
+  return bins;
 }
 
 /** Length-grouped, bucketed batches; see {@link LengthGroupedBatches}. */
