@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -138,6 +139,20 @@ describe('bone train → resume → inspect → merge → generate → convert',
     assert.ok(packed.data.batchShapes.every((b) => b.shape[1] <= 64));
     assert.match(io.err(), /training examples packed into \d+ rows of up to 64 tokens/);
     await assert.rejects(runTrain({ ...common(out), maxSteps: 4, resume: true }), /--resume: the checkpoint .* was trained with --packing true, found --packing \(default\)/);
+  });
+
+  test('a step that will not fit stops before training with the estimate and the memory available; --skip-memory-check runs it anyway', async () => {
+    const out = join(dir, 'too-big');
+    const host = { totalBytes: 16 * 2 ** 30, availableBytes: 0, limitBytes: 2 ** 30, processBytes: 0 };
+    await assert.rejects(runTrain({ ...common(out), maxSteps: 1, hostMemory: host }), (e: unknown) => e instanceof UsageError
+      && /a training step on a batch of 4 × 64 tokens needs about [\d.]+ (KiB|MiB) \(estimated from the step's graph before it runs\), but this process can have about 0 B/.test(e.message)
+      && /under a cgroup limit of 1\.00 GiB/.test(e.message) && /--skip-memory-check runs it anyway/.test(e.message));
+    assert.ok(!existsSync(out) || (await readdir(out)).length === 0, 'nothing trained or written');
+    const skipped = await runTrain({ ...common(join(dir, 'skipped')), maxSteps: 1, hostMemory: host, skipMemoryCheck: true });
+    assert.equal(skipped.reason, 'completed');
+    const io = captureIO();
+    await runTrain({ ...common(join(dir, 'checked')), maxSteps: 1, quiet: false, logEvery: 0, io });
+    assert.match(io.err(), /^memory: a step on 4 × 64 tokens needs about [\d.]+ MiB \(estimated from its graph\) of the [\d.]+ GiB this process can have$/m);
   });
 
   test('inspect a model folder and an adapter folder', async () => {

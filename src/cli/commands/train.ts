@@ -19,16 +19,17 @@ import { getPeftModel, type PeftModel } from '../../peft/index.ts';
 import { TRAINER_STATE_NAME, latestCheckpoint, type HistoryRecord } from '../../train/checkpoint.ts';
 import {
   DatasetError, loadJsonlDataset, makeBatches, splitDataset,
-  type LengthGroupedBatches, type LoadedDataset, type TokenizeOptions, type TokenizedExample,
+  type BatchShape, type LengthGroupedBatches, type LoadedDataset, type TokenizeOptions, type TokenizedExample,
 } from '../../train/data.ts';
+import type { HostMemory } from '../../train/memory-check.ts';
 import { Trainer, type TrainerEvent, type TrainResult as TrainerRunResult } from '../../train/trainer.ts';
 import {
   UsageError, checkOptions, flagName, helpText, loadCommandLine, refuseBoth, requireOptions, withDefaults,
   type CommandSyntax, type OptionSpecs, type OptionValues,
 } from '../args.ts';
 import type { Command } from '../command.ts';
-import { formatCount, formatDuration, formatNumber, formatShort, plural, println, processIO, type CliIO } from '../io.ts';
-import { applyMemoryOptions, MEMORY_OPTIONS } from '../memory.ts';
+import { formatBytes, formatCount, formatDuration, formatNumber, formatShort, plural, println, processIO, type CliIO } from '../io.ts';
+import { applyMemoryOptions, checkMemoryBeforeTraining, MEMORY_OPTIONS } from '../memory.ts';
 import { ADAPTER_OPTIONS, adapterConfigFor, modeName } from '../method.ts';
 import { checkFile, checkModelPath, checkOutputFolder, checkTokenizerPath } from '../paths.ts';
 import { TrainingProgress, progressMode } from '../progress.ts';
@@ -61,6 +62,7 @@ export const TRAIN_OPTIONS = {
   resume: { kind: 'boolean', description: 'continue from the newest checkpoint in --out (and train up to the new --max-steps)' },
   quiet: { kind: 'boolean', description: 'no progress output, only the summary' },
   skipUntrainable: { kind: 'boolean', description: 'skip examples with no token to learn from instead of stopping at them' },
+  skipMemoryCheck: { kind: 'boolean', description: 'train even when the estimate before the first step says a step will not fit in memory' },
   ...MEMORY_OPTIONS,
 } as const satisfies OptionSpecs;
 
@@ -95,6 +97,8 @@ export type TrainOptions = OptionValues<typeof TRAIN_OPTIONS> & {
   handleSigint?: boolean;
   /** Every Trainer event, after the progress display has seen it. */
   onEvent?: (event: TrainerEvent) => void;
+  /** The memory the check before training compares with (default: this machine's, hostMemory()). */
+  hostMemory?: HostMemory;
 };
 
 export interface DataSummary {
@@ -305,6 +309,13 @@ export async function runTrain(options: TrainOptions): Promise<TrainResult> {
   const adapterConfig = peft.peftConfig.get('default')!;
   const targets = typeof adapterConfig.targetModules === 'string' ? adapterConfig.targetModules : [...(adapterConfig.targetModules ?? [])];
   log(`adapter: ${adapterConfig.peftType} ${o.method}, r ${o.r}, targets ${Array.isArray(targets) ? targets.join(',') : targets}; ${formatCount(counts.trainable)} trainable of ${formatCount(counts.all)} parameters (${(100 * counts.trainable / counts.all).toFixed(3)}%)`);
+  if (!o.skipMemoryCheck) {
+    // Every epoch's shapes, and the longest batch any epoch can make (the order differs per epoch).
+    const all = trainBatches.rows.map((_, i) => i);
+    const shapes: BatchShape[] = [...trainBatches.shapesOfEpoch(0), [Math.min(o.batchSize!, all.length), trainBatches.sequenceLengthOf(all)]];
+    const check = checkMemoryBeforeTraining(peft, shapes, { batchSize: o.batchSize!, gradAccum: o.gradAccum!, gradientCheckpointing: o.gradientCheckpointing ?? false, packing: o.packing ?? false }, warn, options.hostMemory);
+    log(`memory: a step on ${check.estimate.shape.join(' × ')} tokens needs about ${formatBytes(check.estimate.processPeakBytes)} (estimated from its graph) of the ${formatBytes(check.capacityBytes)} this process can have`);
+  }
 
   // ---- training
   // One signal for the Trainer: the caller's, Ctrl-C, or both.
