@@ -33,7 +33,14 @@ export function applyMemoryOptions(model: CausalLM, o: { gradientCheckpointing?:
   if (o.attention === 'composite') setAttentionImplementation(model, 'composite');
 }
 
-interface CheckSettings { batchSize: number; gradAccum: number; gradientCheckpointing?: boolean; packing?: boolean }
+interface CheckSettings {
+  batchSize: number;
+  gradAccum: number;
+  gradientCheckpointing?: boolean;
+  packing?: boolean;
+  /** Each shape's session keeps an arena of its own (setMemoryArena): their peaks add up. */
+  arenas?: boolean;
+}
 
 const gb = formatBytes;
 
@@ -44,7 +51,7 @@ const gb = formatBytes;
  */
 export function checkMemoryBeforeTraining(peft: PeftModel<CausalLM>, shapes: readonly BatchShape[], o: CheckSettings,
   warn: (message: string) => void, host?: HostMemory): MemoryCheck {
-  const check = checkTrainingMemory(peft, shapes, { packing: o.packing ?? false, ...(host ? { host } : {}) });
+  const check = checkTrainingMemory(peft, shapes, { packing: o.packing ?? false, arenas: o.arenas ?? false, ...(host ? { host } : {}) });
   if (check.verdict === 'fits') return check;
   const [B, T] = check.estimate.shape;
   const { host: h } = check;

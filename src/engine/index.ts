@@ -2,7 +2,7 @@ export { Tensor, numel, MAX_EMBEDDED_CONSTANT, type Shape, type Scalar, type Nes
 export type { DType, TypedArray } from './dtype.ts';
 export { grad, type GradOptions } from './autograd.ts';
 export { checkpoint } from './checkpoint.ts';
-export { realize, engineStats, clearCompiledGraphs } from './realize.ts';
+export { realize, engineStats, clearCompiledGraphs, setMemoryArena } from './realize.ts';
 export { setBackend, getBackend, type Backend, type CompiledGraph, type FeedTensor } from './runtime/backend.ts';
 export { Generator, manualSeed, getDefaultGenerator } from './random.ts';
 export { EngineError, ShapeError, RuntimeFailure, RuntimeUnavailableError } from './errors.ts';

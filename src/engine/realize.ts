@@ -19,6 +19,21 @@ interface Compiled { graph: CompiledGraph; inputNames: string[]; outputNames: st
 
 const cache = new Map<string, Promise<Compiled>>();
 
+let memoryArena = true;
+
+/**
+ * Whether graphs compiled from now on keep their run's memory in an arena of their own for the
+ * next run (the default), or take it from the process's heap and give it back after each run.
+ * An arena saves ≈ 2.5 % of a training step (SmolLM2-135M shape, 4 × 256 and 1 × 2048), but every
+ * session keeps its own: a run over many batch shapes then holds the sum of their peaks (four
+ * lengths at batch 4: 5.3 GB with arenas, 2.6 GB without). Returns the previous setting.
+ */
+export function setMemoryArena(on: boolean): boolean {
+  const previous = memoryArena;
+  memoryArena = on;
+  return previous;
+}
+
 /** Storage-only leaves (float16/bfloat16) are converted once per buffer, not once per run. */
 const runtimeArrays = new WeakMap<TypedArray, TypedArray>();
 
@@ -108,7 +123,7 @@ async function compile(tr: Trace): Promise<Compiled> {
   let graph: CompiledGraph;
   try {
     const float64 = tr.nodes.some((n) => n.dtype === 'float64') || tr.leaves.some((l) => l.dtype === 'float64');
-    graph = await backend.compile(bytes, { float64 });
+    graph = await backend.compile(bytes, { float64, memoryArena });
   } catch (e) {
     throw explainFailure(e as Error, tr, 'compiling');
   }

@@ -112,15 +112,25 @@ export interface MemoryCheck {
 /** A step needing more than this share of the memory available is 'close'. */
 export const CLOSE_SHARE = 0.85;
 
-/** Estimate the steps of the given batch shapes and compare the largest with the memory this process can have. */
-export function checkTrainingMemory(peft: PeftModel<CausalLM>, shapes: readonly BatchShape[], opts: { packing?: boolean; host?: HostMemory } = {}): MemoryCheck {
+/**
+ * Estimate the steps of the given batch shapes and compare the one that needs most with the memory
+ * this process can have. With `arenas` (each shape's session keeps its run's memory for its next
+ * run: setMemoryArena), every shape is estimated and their peaks add up.
+ */
+export function checkTrainingMemory(peft: PeftModel<CausalLM>, shapes: readonly BatchShape[], opts: { packing?: boolean; host?: HostMemory; arenas?: boolean } = {}): MemoryCheck {
   const host = opts.host ?? hostMemory();
   const estimateOptions = { packing: opts.packing ?? false, baseBytes: host.processBytes };
+  const distinct = shapes.filter((s, i) => shapes.findIndex((t) => t[0] === s[0] && t[1] === s[1]) === i);
   // The peak grows with the tokens of a batch and, for attention, with its length: the largest of each.
-  const byTokens = [...shapes].sort((a, b) => b[0] * b[1] - a[0] * a[1] || b[1] - a[1]);
-  const candidates = [byTokens[0]!, [...shapes].sort((a, b) => b[1] - a[1] || b[0] - a[0])[0]!].filter((s, i, all) => all.findIndex((t) => t[0] === s[0] && t[1] === s[1]) === i);
+  const byTokens = [...distinct].sort((a, b) => b[0] * b[1] - a[0] * a[1] || b[1] - a[1]);
+  const byLength = [...distinct].sort((a, b) => b[1] - a[1] || b[0] - a[0]);
+  const candidates = opts.arenas ? byTokens : [byTokens[0]!, byLength[0]!].filter((s, i, all) => all.indexOf(s) === i);
   const estimates = candidates.map((s) => estimateTrainingStep(peft, s, estimateOptions));
-  const estimate = estimates.reduce((a, b) => (b.processPeakBytes > a.processPeakBytes ? b : a));
+  let estimate = estimates.reduce((a, b) => (b.processPeakBytes > a.processPeakBytes ? b : a));
+  if (opts.arenas) {
+    const held = estimates.reduce((sum, e) => sum + (e.processPeakBytes - host.processBytes), 0);
+    estimate = { ...estimates[0]!, processPeakBytes: host.processBytes + held };
+  }
   const capacityBytes = host.processBytes + host.availableBytes;
   const verdict = estimate.processPeakBytes > capacityBytes ? 'too-large' : estimate.processPeakBytes > CLOSE_SHARE * capacityBytes ? 'close' : 'fits';
   return { verdict, estimate, capacityBytes, host };

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import {
-  EngineError, MAX_EMBEDDED_CONSTANT, RuntimeFailure, Tensor, checkFinite, engineStats, grad, manualSeed, ops, realize, setCaptureOrigins,
+  EngineError, MAX_EMBEDDED_CONSTANT, RuntimeFailure, Tensor, checkFinite, engineStats, getBackend, grad, manualSeed, ops, realize, setBackend,
+  setCaptureOrigins, setMemoryArena,
 } from '../../src/engine/index.ts';
 import { trace } from '../../src/engine/realize.ts';
 
@@ -23,6 +24,26 @@ async function counting<T>(f: () => Promise<T>): Promise<{ value: T; compiles: n
 const arange = (n: number, offset = 0): Float32Array => Float32Array.from({ length: n }, (_, i) => i + offset);
 
 describe('realize', () => {
+  test('setMemoryArena: graphs compiled afterwards ask the backend for an arena or not, with the same results', async () => {
+    const real = await getBackend();
+    const asked: (boolean | undefined)[] = [];
+    setBackend({ name: 'recording', compile: (bytes, opts) => { asked.push(opts?.memoryArena); return real.compile(bytes, opts); } });
+    try {
+      const x = Tensor.from([1, 2, 3]);
+      await realize([x.mul(7)]);
+      const before = setMemoryArena(false);
+      const y = x.mul(7).add(1);
+      await realize([y]);
+      assert.equal(before, true);
+      assert.equal(setMemoryArena(true), false);
+      assert.deepEqual(asked, [true, false]);
+      assert.deepEqual(Array.from(y.storage as Float32Array), [8, 15, 22]);
+    } finally {
+      setBackend(real);
+      setMemoryArena(true);
+    }
+  });
+
   test('several requested tensors are computed by one run, and become realised', async () => {
     const x = Tensor.from([[1, 2, 3], [4, 5, 6]]);
     const a = x.mul(x);

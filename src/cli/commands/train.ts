@@ -13,6 +13,7 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { loadTokenizer, type PretrainedTokenizer } from '../../io/tokenizer.ts';
+import { getBackend, setMemoryArena } from '../../engine/index.ts';
 import { loadPretrained } from '../../io/model-folder.ts';
 import type { CausalLM } from '../../models/index.ts';
 import { getPeftModel, type PeftModel } from '../../peft/index.ts';
@@ -309,11 +310,19 @@ export async function runTrain(options: TrainOptions): Promise<TrainResult> {
   const adapterConfig = peft.peftConfig.get('default')!;
   const targets = typeof adapterConfig.targetModules === 'string' ? adapterConfig.targetModules : [...(adapterConfig.targetModules ?? [])];
   log(`adapter: ${adapterConfig.peftType} ${o.method}, r ${o.r}, targets ${Array.isArray(targets) ? targets.join(',') : targets}; ${formatCount(counts.trainable)} trainable of ${formatCount(counts.all)} parameters (${(100 * counts.trainable / counts.all).toFixed(3)}%)`);
+  // Each batch shape compiles a graph of its own: with a few, each keeps its memory in an arena for
+  // its next step (≈ 2.5 % faster); with more, they share the process's heap instead of holding the
+  // sum of their peaks.
+  const epochShapes = trainBatches.shapesOfEpoch(0);
+  const arenas = epochShapes.length <= 2;
   if (!o.skipMemoryCheck) {
-    // Every epoch's shapes, and the longest batch any epoch can make (the order differs per epoch).
+    // With shared memory, the longest batch any epoch can make counts too (the order differs per epoch).
     const all = trainBatches.rows.map((_, i) => i);
-    const shapes: BatchShape[] = [...trainBatches.shapesOfEpoch(0), [Math.min(o.batchSize!, all.length), trainBatches.sequenceLengthOf(all)]];
-    const check = checkMemoryBeforeTraining(peft, shapes, { batchSize: o.batchSize!, gradAccum: o.gradAccum!, gradientCheckpointing: o.gradientCheckpointing ?? false, packing: o.packing ?? false }, warn, options.hostMemory);
+    const shapes: BatchShape[] = arenas ? epochShapes : [...epochShapes, [Math.min(o.batchSize!, all.length), trainBatches.sequenceLengthOf(all)]];
+    await getBackend(); // the runtime's own memory is part of what the process holds
+    const check = checkMemoryBeforeTraining(peft, shapes, {
+      batchSize: o.batchSize!, gradAccum: o.gradAccum!, gradientCheckpointing: o.gradientCheckpointing ?? false, packing: o.packing ?? false, arenas,
+    }, warn, options.hostMemory);
     log(`memory: a step on ${check.estimate.shape.join(' × ')} tokens needs about ${formatBytes(check.estimate.processPeakBytes)} (estimated from its graph) of the ${formatBytes(check.capacityBytes)} this process can have`);
   }
 
@@ -349,6 +358,7 @@ export async function runTrain(options: TrainOptions): Promise<TrainResult> {
   const started = performance.now();
   const startedAt = new Date();
   let run: TrainerRunResult;
+  const arenaBefore = setMemoryArena(arenas);
   try {
     run = await trainer.run();
     // A checkpoint at the end too, so that `--resume --max-steps <more>` continues this run.
@@ -357,6 +367,7 @@ export async function runTrain(options: TrainOptions): Promise<TrainResult> {
     removeHandler();
     options.signal?.removeEventListener('abort', forwardAbort);
     progress.finish();
+    setMemoryArena(arenaBefore);
   }
   await peft.savePretrained(o.out);
   const seconds = (performance.now() - started) / 1000;

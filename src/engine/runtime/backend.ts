@@ -19,6 +19,11 @@ export interface CompiledGraph {
 export interface CompileOptions {
   /** The graph computes in float64: graph rewrites that only keep float32 precision must stay off. */
   float64?: boolean;
+  /**
+   * Keep the memory a run allocated for the session's next run (default true). Off, every run
+   * allocates from and returns to the process's heap, which all sessions share.
+   */
+  memoryArena?: boolean;
 }
 
 export interface Backend {

@@ -18,7 +18,9 @@ export function ortSessionOptions(opts: CompileOptions = {}): Ort.InferenceSessi
     executionMode: 'sequential',
     intraOpNumThreads: Number(process.env.BONE_THREADS) || availableParallelism(),
     interOpNumThreads: 1,
-    enableCpuMemArena: true,
+    // Each session's arena keeps its peak for the next run: fastest for a run of one graph, but
+    // sessions do not share it (see setMemoryArena, which turns it off where a run has many graphs).
+    enableCpuMemArena: opts.memoryArena ?? true,
     // No memory pattern: with one, ORT plans a second, pattern-sized block after the first run while
     // the arena keeps what that run allocated, so a training step's memory nearly doubled
     // (SmolLM2-135M at 4 × 256: 3.35 GB peak with it, 2.07 GB without, the step as fast; docs/design.md).
