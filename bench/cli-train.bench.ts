@@ -11,24 +11,21 @@
  * same session.
  *
  *   node --import tsx bench/cli-train.bench.ts [--methods bone,lora] [--rounds 2] [--steps 6] [--threads 2]
- *     [--variants ',--recompute-attention']
+ *     [--variants ',--attention composite']
  *
  * --variants: bone train flag sets to compare, separated by commas (flags within one set by
  * spaces; the empty set is the default); each runs beside the same anchor runs.
  *
  * The anchor: BONE_ANCHOR_PYTHON (a Python with torch, transformers, peft) runs BONE_ANCHOR_SCRIPT
- * (default ../shared/anchors/peft_anchor_bench.py from the repository root). Results:
+ * (default: peft_anchor_bench.py in ../shared/anchors beside the repository, or BONE_ANCHOR_DIR). Results:
  * bench/out/cli-train.json; the model folder and data are made once in bench/out/cli-train/.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Generator } from '../src/engine/index.ts';
-import { savePretrained } from '../src/io/model-folder.ts';
-import { loadTokenizer } from '../src/io/tokenizer.ts';
-import { pretrainingDocument } from '../demo/tiny-world.ts';
-import { runChild, type ChildRun } from './train/child.ts';
-import { ANCHOR_METHOD, METHODS, makeModel, type Method } from './train/common.ts';
+import type { ChildRun } from './train/child.ts';
+import { anchorDir, ensureModelFolder, runBoneTrain, runPeftAnchor, writeFixedLengthData, type AnchorResult, type BoneRun } from './train/cli-runs.ts';
+import { ANCHOR_METHOD, METHODS, type Method } from './train/common.ts';
 import { loadAverage, machineInfo, median } from './util.ts';
 
 const { values: args } = parseArgs({
@@ -41,13 +38,9 @@ const { values: args } = parseArgs({
   },
 });
 
-const ROOT = resolve(import.meta.dirname, '..');
 const OUT_DIR = join(import.meta.dirname, 'out');
 const WORK_DIR = join(OUT_DIR, 'cli-train');
-const MODEL_DIR = join(WORK_DIR, 'smollm2-135m-shaped');
 const DATA_FILE = join(WORK_DIR, 'train.jsonl');
-/** A byte-level BPE tokenizer in SmolLM2's style (ChatML special tokens); its ids are all below the model's vocabulary. */
-const TOKENIZER_DIR = join(ROOT, 'test/fixtures/tokenizers/chatml');
 const BATCH = 4;
 const SEQ = 256;
 const R = 64;
@@ -59,10 +52,9 @@ const steps = Number(args.steps);
 const threads = Number(args.threads);
 
 const anchorPython = process.env.BONE_ANCHOR_PYTHON ?? null;
-const anchorScript = resolve(ROOT, process.env.BONE_ANCHOR_SCRIPT ?? '../shared/anchors/peft_anchor_bench.py');
+const anchorScript = process.env.BONE_ANCHOR_SCRIPT ? resolve(process.env.BONE_ANCHOR_SCRIPT) : join(anchorDir(), 'peft_anchor_bench.py');
 if (!anchorPython) throw new Error('set BONE_ANCHOR_PYTHON to a Python with torch, transformers and peft (the anchor runs beside bone train)');
 if (!existsSync(anchorScript)) throw new Error(`anchor script not found at ${anchorScript} (set BONE_ANCHOR_SCRIPT)`);
-const timeBin = existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
 
 const log = (s = ''): void => { process.stdout.write(`${s}\n`); };
 const fmt = (x: number | null | undefined, digits = 0): string => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(digits));
@@ -75,69 +67,21 @@ const CLI_METHOD: Record<Method, string[]> = {
   lora: ['--method', 'lora', '--r', String(R / 2), '--lora-alpha', String(R)],
 };
 
-/** The model folder (config.json, model.safetensors, the tokenizer) and JSONL text long enough that every example is cut to SEQ tokens. */
-async function prepare(): Promise<void> {
-  mkdirSync(WORK_DIR, { recursive: true });
-  if (!existsSync(join(MODEL_DIR, 'model.safetensors'))) {
-    log(`writing ${MODEL_DIR} (random weights, SmolLM2-135M's shape)`);
-    await savePretrained(makeModel(30), MODEL_DIR);
-    for (const f of ['tokenizer.json', 'tokenizer_config.json']) writeFileSync(join(MODEL_DIR, f), readFileSync(join(TOKENIZER_DIR, f)));
-  }
-  const tokenizer = await loadTokenizer(MODEL_DIR);
-  const g = new Generator(5);
-  const lines: string[] = [];
-  for (let i = 0; i < BATCH * steps * 2; i++) {
-    let text = '';
-    while (tokenizer.encode(text).length <= SEQ) text += pretrainingDocument(g).replace('<|endoftext|>', '\n');
-    lines.push(JSON.stringify({ text }));
-  }
-  writeFileSync(DATA_FILE, `${lines.join('\n')}\n`);
-}
+let modelDir = '';
 
-interface OursRun { tokensPerSecond: number; printedTokensPerSecond: number; stepSeconds: number[]; wallSeconds: number; peakRssMB: number | null; trainable: number | null }
-interface AnchorResult { trainable: number; median_step_s: number; tokens_per_s: number; peak_rss_mb: number }
-
-/** Reads bone train's output (progress goes to stderr): the last progress line's rate and the adapter line's trainable count. */
-function parseBoneTrain(stdout: string): Pick<OursRun, 'printedTokensPerSecond' | 'trainable'> | null {
-  const num = (s: string): number => Number(s.replace(/,/g, ''));
-  const last = [...stdout.matchAll(/^step +(\d+)\/(\d+) \|.*?\| ([\d,]+) tok\/s/gm)].pop();
-  const trainable = /^adapter: .*?; ([\d,]+) trainable of/m.exec(stdout);
-  if (!last || last[1] !== last[2]) return null;
-  return { printedTokensPerSecond: num(last[3]!), trainable: trainable ? num(trainable[1]!) : null };
-}
-
-async function boneTrain(method: Method, flags: readonly string[]): Promise<ChildRun<OursRun>> {
-  const out = join(WORK_DIR, `run-${method}`);
-  rmSync(out, { recursive: true, force: true });
-  const rssFile = join(WORK_DIR, 'peak-rss-kb.txt');
-  rmSync(rssFile, { force: true });
-  const cli = [process.execPath, '--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'train', '--model', MODEL_DIR, '--data', DATA_FILE, '--out', out,
-    ...CLI_METHOD[method], '--targets', 'q_proj,v_proj', '--batch-size', String(BATCH), '--max-length', String(SEQ), '--max-steps', String(steps),
-    '--lr', '1e-4', '--schedule', 'constant', '--weight-decay', '0.01', '--max-grad-norm', '0', '--save-every', '0', '--log-every', '0', ...flags];
-  const [cmd, ...rest] = timeBin ? [timeBin, '-f', '%M', '-o', rssFile, ...cli] : cli;
-  const r = await runChild<OursRun>(cmd!, rest, {
-    env: { ...process.env, BONE_THREADS: String(threads) }, timeoutMs: 30 * 60_000,
-    parse: (stdout, stderr) => {
-      const p = parseBoneTrain(`${stdout}\n${stderr}`);
-      return p && { ...p, tokensPerSecond: NaN, stepSeconds: [], wallSeconds: NaN, peakRssMB: null };
-    },
+async function boneTrain(method: Method, flags: readonly string[]): Promise<ChildRun<BoneRun>> {
+  const r = await runBoneTrain({
+    model: modelDir, data: DATA_FILE, out: join(WORK_DIR, `run-${method}`), threads,
+    flags: [...CLI_METHOD[method], '--targets', 'q_proj,v_proj', '--batch-size', String(BATCH), '--max-length', String(SEQ), '--max-steps', String(steps),
+      '--lr', '1e-4', '--schedule', 'constant', '--weight-decay', '0.01', '--max-grad-norm', '0', '--save-every', '0', ...flags],
   });
-  if (r.result) {
-    const state = JSON.parse(readFileSync(join(out, `checkpoint-${steps}`, 'trainer_state.json'), 'utf8')) as { history: { tokens: number; seconds: number }[] };
-    const timed = state.history.slice(1);
-    r.result.stepSeconds = state.history.map((h) => h.seconds);
-    r.result.tokensPerSecond = median(timed.map((h) => h.tokens)) / median(timed.map((h) => h.seconds));
-    r.result.wallSeconds = r.wallMs / 1000;
-    if (existsSync(rssFile)) r.result.peakRssMB = Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop()) / 1024;
-  }
   if (!r.ok) log(`  bone train ${method} failed: ${r.error}\n${(r.stdout + r.stderr).split('\n').slice(-8).join('\n')}`);
-  else log(`  bone train --method ${CLI_METHOD[method][1]!.padEnd(4)}${flags.length ? ` ${flags.join(' ')}` : ''} ${fmt(r.result!.tokensPerSecond)} tok/s (printed: ${fmt(r.result!.printedTokensPerSecond)}), peak ${fmt(r.result!.peakRssMB)} MB, whole command ${fmt(r.result!.wallSeconds, 1)} s (load ${fmt(r.loadBefore, 1)}→${fmt(r.loadAfter, 1)})`);
+  else log(`  bone train --method ${CLI_METHOD[method][1]!.padEnd(4)}${flags.length ? ` ${flags.join(' ')}` : ''} ${fmt(r.result!.tokensPerSecond)} tok/s (printed: ${fmt(r.result!.printedTokensPerSecond)}), peak ${fmt(r.result!.peakRssMB)} MB (estimated ${fmt(r.result!.estimateMB)}), whole command ${fmt(r.result!.wallSeconds, 1)} s (load ${fmt(r.loadBefore, 1)}→${fmt(r.loadAfter, 1)})`);
   return r;
 }
 
 async function anchor(method: Method): Promise<ChildRun<AnchorResult>> {
-  const r = await runChild<AnchorResult>(anchorPython!, [anchorScript, '--method', ANCHOR_METHOD[method], '--steps', String(steps - 1), '--batch', String(BATCH),
-    '--seq', String(SEQ), '--r', String(R), '--threads', String(threads)], { lastJsonLine: true, timeoutMs: 30 * 60_000 });
+  const r = await runPeftAnchor({ python: anchorPython!, script: anchorScript, method: ANCHOR_METHOD[method], config: 'smollm135m', batch: BATCH, seq: SEQ, steps: steps - 1, r: R, threads });
   if (!r.ok) log(`  anchor ${method} failed: ${r.error}`);
   else log(`  anchor --method ${ANCHOR_METHOD[method].padEnd(4)}     ${fmt(r.result!.tokens_per_s)} tok/s, peak ${fmt(r.result!.peak_rss_mb)} MB, whole script ${fmt(r.wallMs / 1000, 1)} s (load ${fmt(r.loadBefore, 1)}→${fmt(r.loadAfter, 1)})`);
   return r;
@@ -146,15 +90,17 @@ async function anchor(method: Method): Promise<ChildRun<AnchorResult>> {
 async function main(): Promise<void> {
   const machine = machineInfo(threads);
   log(`bone train vs PEFT: ${machine.cpu}, ${machine.cores} cores, ${threads} threads, SmolLM2-135M shape, batch ${BATCH}×${SEQ}, ${steps} steps (the first compiles / warms up), load ${fmt(loadAverage(), 1)}`);
-  await prepare();
-  const runs: { method: Method; round: number; ours: (OursRun | null)[]; anchor: AnchorResult | null }[] = [];
+  mkdirSync(WORK_DIR, { recursive: true });
+  modelDir = await ensureModelFolder(WORK_DIR, 'smollm135m', log);
+  await writeFixedLengthData(DATA_FILE, modelDir, SEQ, BATCH * steps * 2);
+  const runs: { method: Method; round: number; ours: (BoneRun | null)[]; anchor: AnchorResult | null }[] = [];
   for (let round = 0; round < rounds; round++) {
     for (const [i, method] of methods.entries()) {
       // Alternate who goes first, so that a change in background load hits both alike.
       const anchorFirst = (round + i) % 2 === 1;
       let a: ChildRun<AnchorResult> | null = null;
       if (anchorFirst) a = await anchor(method);
-      const ours: (OursRun | null)[] = [];
+      const ours: (BoneRun | null)[] = [];
       for (const flags of variants) {
         const o = await boneTrain(method, flags);
         ours.push(o.ok ? o.result : null);

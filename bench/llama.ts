@@ -132,31 +132,36 @@ export interface FlopCount {
 /**
  * Matmul FLOPs (2·M·N·K) of one step, counted analytically. Backward counts only the products the
  * gradients need: frozen weights get no weight gradient, and nothing upstream of the first layer's
- * q/k/v projections needs an input gradient (the embedding is frozen).
+ * q/k/v projections needs an input gradient (the embedding is frozen). Adapters on q_proj and
+ * v_proj: LoRA (A [r, in], B [out, r]; shape.loraR is r) or MiSS/Bone (B [r, out] on the summed
+ * shards of the input; r = shape.loraR). Attention counts every score (`causal: false`, what a
+ * full T × T product computes) or the causal half (`causal: true`, the work a causal kernel must do).
  */
-export function analyticFlops(s: LlamaShape): FlopCount {
+export function analyticFlops(s: LlamaShape, opts: { adapter?: 'lora' | 'miss'; causal?: boolean } = {}): FlopCount {
+  const { adapter = 'lora', causal = false } = opts;
   const M = s.batch * s.seq;
   const { hidden: h, intermediate: m, heads: H, kvHeads: Hkv, headDim: D, loraR: r, layers: n } = s;
   const mm = (rows: number, k: number, cols: number): number => 2 * rows * k * cols;
   const qkvFwd = mm(M, h, H * D) + 2 * mm(M, h, Hkv * D);
   const restFwd = mm(M, H * D, h) + 2 * mm(M, h, m) + mm(M, m, h);
-  const attnOne = 2 * s.batch * H * s.seq * s.seq * D; // one [T,D]x[D,T] product over B·H heads
-  const loraQFwd = mm(M, h, r) + mm(M, r, H * D);
-  const loraVFwd = mm(M, h, r) + mm(M, r, Hkv * D);
+  // One [T, D]·[D, T] product over B·H heads (or its causal half).
+  const attnOne = (2 * s.batch * H * s.seq * s.seq * D) * (causal ? (s.seq + 1) / (2 * s.seq) : 1);
+  const adapterFwd = (out: number): number => (adapter === 'lora' ? mm(M, h, r) + mm(M, r, out) : mm(M, r, out));
   const lmHead = mm(M, h, s.vocab);
-  const forward = n * (qkvFwd + restFwd + 2 * attnOne + loraQFwd + loraVFwd) + lmHead;
+  const forward = n * (qkvFwd + restFwd + 2 * attnOne + adapterFwd(H * D) + adapterFwd(Hkv * D)) + lmHead;
   // Backward, per layer: input grads of o/gate/up/down always; of q/k/v except in layer 0.
   // Attention: dP = dO·Vᵀ, dV = Pᵀ·dO, dQ = dS·K always; dK = dSᵀ·Q except in layer 0.
   // LoRA: dB = dYᵀ·U, dU = dY·B, dA = dUᵀ·x; dx through A except in layer 0.
-  const loraBwd = (out: number): number => mm(M, out, r) + mm(M, out, r) + mm(M, r, h);
-  const loraDx = 2 * mm(M, r, h);
+  // MiSS: dB = sᵀ·dY; ds = dY·Bᵀ (the input's gradient, spread over the shards) except in layer 0.
+  const adapterBwd = (out: number): number => (adapter === 'lora' ? mm(M, out, r) + mm(M, out, r) + mm(M, r, h) : mm(M, r, out));
+  const adapterDx = (out: number): number => (adapter === 'lora' ? mm(M, r, h) : mm(M, out, r));
   const bwdLayer = (first: boolean): number =>
-    restFwd + (first ? 0 : qkvFwd) + (first ? 3 : 4) * attnOne + loraBwd(H * D) + loraBwd(Hkv * D) + (first ? 0 : loraDx);
+    restFwd + (first ? 0 : qkvFwd) + (first ? 3 : 4) * attnOne + adapterBwd(H * D) + adapterBwd(Hkv * D) + (first ? 0 : adapterDx(H * D) + adapterDx(Hkv * D));
   const backward = bwdLayer(true) + (n - 1) * bwdLayer(false) + lmHead;
   return {
     forward, backward, total: forward + backward,
     parts: {
-      linearFwd: n * (qkvFwd + restFwd), attentionFwd: n * 2 * attnOne, loraFwd: n * (loraQFwd + loraVFwd), lmHeadFwd: lmHead,
+      linearFwd: n * (qkvFwd + restFwd), attentionFwd: n * 2 * attnOne, adapterFwd: n * (adapterFwd(H * D) + adapterFwd(Hkv * D)), lmHeadFwd: lmHead,
     },
   };
 }

@@ -45,7 +45,11 @@ export function randomIds(n: number, vocab: number, seed: number): BigInt64Array
 
 /** The base model with random weights: linear/embedding weights ~ std 0.02, norms one (transformers' init scheme, cheaper numbers). */
 export function makeModel(layers: number): CausalLM {
-  const model = createModelFromConfig(smolConfig(layers) as never);
+  return withRandomWeights(createModelFromConfig(smolConfig(layers) as never));
+}
+
+/** Uniform weights of std 0.02 from fixed seeds (one per tensor), norms one. */
+export function withRandomWeights(model: CausalLM): CausalLM {
   let seed = 1;
   for (const [name, p] of model.namedParameters()) {
     p.value = name.endsWith('norm.weight')
