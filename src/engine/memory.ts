@@ -40,7 +40,8 @@ export interface SavedTensor {
 /**
  * The forward values that the rest of a step reads: nodes of the graph of `forward` (the loss, say)
  * that some node of `step`'s graph outside it takes as input, views followed to the tensor they view.
- * Leaves (fed inputs: weights, data) are not counted.
+ * Leaves (fed inputs: weights, data) are not counted, nor transposes of them (a frozen weight's
+ * transpose, which ORT folds into the products that read it).
  */
 export function savedForBackward(forward: readonly Tensor[], step: readonly Tensor[]): SavedTensor[] {
   const fwd = new Set(trace(forward).nodes);
@@ -49,7 +50,7 @@ export function savedForBackward(forward: readonly Tensor[], step: readonly Tens
     if (fwd.has(n)) continue;
     for (const x of n.inputs) {
       const r = viewRoot(x);
-      if (fwd.has(r) && r.op) saved.add(r);
+      if (fwd.has(r) && r.op && !(r.op.name === 'permute' && r.inputs[0]!.isRealized)) saved.add(r);
     }
   }
   return [...saved].map((tensor) => ({ tensor, bytes: tensorBytes(tensor) }));
