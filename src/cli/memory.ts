@@ -69,7 +69,7 @@ export function checkMemoryBeforeTraining(peft: PeftModel<CausalLM>, shapes: rea
 function alternatives(peft: PeftModel<CausalLM>, check: MemoryCheck, o: CheckSettings): string[] {
   const [B, T] = check.estimate.shape;
   const limit = check.capacityBytes * 0.85;
-  const opts = { packing: o.packing ?? false, baseBytes: check.host.processBytes };
+  const opts = { packing: o.packing ?? false, baseBytes: check.host.processBytes, arena: o.arenas ?? false };
   const out: string[] = [];
   for (let length = Math.floor(T / 2 / 64) * 64; length >= 64; length = Math.floor(length / 2 / 64) * 64) {
     const e = estimateTrainingStep(peft, [B, length], opts);

@@ -9,4 +9,4 @@ export { EngineError, ShapeError, RuntimeFailure, RuntimeUnavailableError } from
 export { checkFinite } from './debug.ts';
 export { setCaptureOrigins } from './op.ts';
 export * as ops from './ops/index.ts';
-export { estimateMemory, savedForBackward, tensorBytes, viewRoot, type MemoryEstimate, type SavedTensor } from './memory.ts';
+export { arenaBytes, estimateMemory, savedForBackward, tensorBytes, viewRoot, type MemoryEstimate, type SavedTensor } from './memory.ts';

@@ -19,6 +19,8 @@ export interface OpDef<A extends Attrs = Attrs> {
   lower(g: GraphBuilder, inputs: string[], attrs: A, node: Tensor): string;
   /** Vector-Jacobian product: one gradient (or null) per input. Absent = not differentiable. */
   vjp?(grad: Tensor, node: Tensor): (Tensor | null)[];
+  /** Bytes the lowering's own intermediate values take while the node runs, beyond its output (for estimateMemory). Absent = none worth counting. */
+  scratchBytes?(node: Tensor): number;
 }
 
 export function defineOp<A extends Attrs>(def: OpDef<A>): OpDef<A> {

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { freemem, totalmem } from 'node:os';
-import { Tensor, estimateMemory, getDefaultGenerator, grad } from '../engine/index.ts';
+import { Tensor, arenaBytes, estimateMemory, getDefaultGenerator, grad } from '../engine/index.ts';
 import { LlamaModel, setGradientCheckpointing, type CausalLM } from '../models/index.ts';
 import type { PeftModel } from '../peft/index.ts';
 import type { BatchShape } from './data.ts';
@@ -77,6 +77,8 @@ export interface EstimateOptions {
   packing?: boolean;
   /** What the process holds before the step (default: its resident memory now). */
   baseBytes?: number;
+  /** The step's session keeps an arena (setMemoryArena), which holds more than its peak (arenaBytes). Default true. */
+  arena?: boolean;
 }
 
 export function estimateTrainingStep(peft: PeftModel<CausalLM>, shape: BatchShape, opts: EstimateOptions = {}): StepMemoryEstimate {
@@ -92,7 +94,8 @@ export function estimateTrainingStep(peft: PeftModel<CausalLM>, shape: BatchShap
     const grads = grad(loss!, peft.trainableParameters().map(([, p]) => p.value));
     const est = estimateMemory([loss!, ...grads]);
     const base = opts.baseBytes ?? process.memoryUsage().rss;
-    return { shape, graphPeakBytes: est.peakBytes, processPeakBytes: base + est.peakBytes + est.constantBytes };
+    const graph = est.peakBytes + est.constantBytes;
+    return { shape, graphPeakBytes: est.peakBytes, processPeakBytes: base + (opts.arena ?? true ? arenaBytes(graph) : graph) };
   } finally {
     peft.train(wasTraining);
     generator.setState(rng);
@@ -119,7 +122,7 @@ export const CLOSE_SHARE = 0.85;
  */
 export function checkTrainingMemory(peft: PeftModel<CausalLM>, shapes: readonly BatchShape[], opts: { packing?: boolean; host?: HostMemory; arenas?: boolean } = {}): MemoryCheck {
   const host = opts.host ?? hostMemory();
-  const estimateOptions = { packing: opts.packing ?? false, baseBytes: host.processBytes };
+  const estimateOptions = { packing: opts.packing ?? false, baseBytes: host.processBytes, arena: opts.arenas ?? false };
   const distinct = shapes.filter((s, i) => shapes.findIndex((t) => t[0] === s[0] && t[1] === s[1]) === i);
   // The peak grows with the tokens of a batch and, for attention, with its length: the largest of each.
   const byTokens = [...distinct].sort((a, b) => b[0] * b[1] - a[0] * a[1] || b[1] - a[1]);

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Tensor, estimateMemory, grad, ops, savedForBackward } from '../../src/engine/index.ts';
+import { Tensor, arenaBytes, estimateMemory, grad, ops, savedForBackward } from '../../src/engine/index.ts';
 
 const N = 1000; // float32 elements: 4000 bytes per value
 const x = (): Tensor => Tensor.fromData(new Float32Array(N), [N]);
@@ -55,4 +55,12 @@ test('estimateMemory: constant subgraphs are folded and counted once however oft
   const est = estimateMemory([out]);
   assert.equal(est.constantBytes, 4 * 2500 + 2500 + 8 * 50 + 4); // the float mask, its bool source, the range (reshapes are views), the scalar 0
   assert.equal(est.peakBytes, 4 * 2500);
+});
+
+test('arenaBytes: the doubling regions of ORT\'s arena that cover a peak (measured: 864 MB in use, 1,025 MB held)', () => {
+  const mib = 2 ** 20;
+  assert.equal(arenaBytes(0), 0);
+  assert.equal(arenaBytes(864 * mib), 1023 * mib);
+  assert.equal(arenaBytes(1023 * mib), 1023 * mib);
+  assert.equal(arenaBytes(1848 * mib), 2047 * mib);
 });

@@ -92,6 +92,13 @@ const LINEAR_CROSS_ENTROPY_ROWS = defineOp({
     const dLogits = g.node('ScatterElements', [g.node('Exp', [logProbs]), index, minusOne], { axis: 1, reduction: 'add' });
     return g.node('Concat', [g.node('MatMul', [dLogits, w!]), loss], { axis: 1 });
   },
+  // The chunk's logits, log-probabilities, probabilities and their gradient ([rows, vocab] each, at
+  // most two or three alive at once), and the weight packed for the product.
+  scratchBytes: (n) => {
+    const [h, w] = n.inputs as [Tensor, Tensor];
+    const bytes = n.dtype === 'float64' ? 8 : 4;
+    return bytes * (3 * h.shape[0]! * w.shape[0]! + w.size);
+  },
   vjp: (g, n) => {
     const [h, w, t] = n.inputs as [Tensor, Tensor, Tensor];
     const H = h.shape[1]!;

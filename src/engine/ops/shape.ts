@@ -58,6 +58,14 @@ const PERMUTE = defineOp<{ perm: number[] }>({
 export function permute(x: Tensor, perm: readonly number[]): Tensor {
   const p = perm.map((d) => (d < 0 ? d + x.ndim : d));
   if (p.every((d, i) => d === i) && p.length === x.ndim) return x;
+  // A permutation of a permutation is one permutation (and none when they cancel: a matmul's
+  // backward transposes the weight's transpose back). Left as two nodes, the inner transpose has a
+  // second reader, so ONNX Runtime can no longer fold it into its product and materialises it:
+  // every frozen weight transposed once more (403 MB for SmolLM2-135M).
+  if (x.op === PERMUTE && p.length === x.ndim) {
+    const inner = x.attrs.perm as number[];
+    return permute(x.inputs[0]!, p.map((d) => inner[d]!));
+  }
   return apply(PERMUTE, [x], { perm: p });
 }
 
