@@ -333,6 +333,11 @@ describe('shape ops', () => {
   test('transpose, permute, reshape/view with -1, expand, squeeze, unsqueeze, flatten', async () => {
     const a = randn([2, 3, 4]);
     const x = f64(a);
+    // Permutations compose into one node, and cancel into none (a transposed weight transposed back).
+    const twice = x.permute([2, 0, 1]).permute([1, 2, 0]);
+    assert.equal(twice, x);
+    const composed = x.permute([2, 0, 1]).permute([0, 2, 1]);
+    assert.deepEqual([composed.op?.name, composed.inputs[0], composed.attrs.perm], ['permute', x, [2, 1, 0]]);
     const s = randn([3, 1, 2, 1]);
     const y = f64(s);
     const e = randn([3, 1]);
@@ -342,6 +347,7 @@ describe('shape ops', () => {
       ['transpose(-3, -1)', x.transpose(-3, -1), R.permute(a, [2, 1, 0])],
       ['permute [2, 0, 1]', x.permute([2, 0, 1]), R.permute(a, [2, 0, 1])],
       ['permute [1, -1, 0]', x.permute([1, -1, 0]), R.permute(a, [1, 2, 0])],
+      ['permute of a permute (one node)', x.permute([2, 0, 1]).permute([1, 2, 0]).permute([0, 2, 1]), R.permute(R.permute(R.permute(a, [2, 0, 1]), [1, 2, 0]), [0, 2, 1])],
       ['reshape [6, 4]', x.reshape([6, 4]), R.reshape(a, [6, 4])],
       ['reshape [-1]', x.reshape([-1]), R.reshape(a, [24])],
       ['view [4, -1, 2]', x.view([4, -1, 2]), R.reshape(a, [4, 3, 2])],
