@@ -15,8 +15,8 @@ import { join, resolve } from 'node:path';
 import { loadTokenizer, type PretrainedTokenizer } from '../../io/tokenizer.ts';
 import { loadPretrained } from '../../io/model-folder.ts';
 import type { CausalLM } from '../../models/index.ts';
-import { getPeftModel, type PeftModel } from '../../peft/index.ts';
-import { TRAINER_STATE_NAME, latestCheckpoint, type HistoryRecord } from '../../train/checkpoint.ts';
+import { getPeftModel, peftMethodOf, type PeftConfig, type PeftModel } from '../../peft/index.ts';
+import { TRAINER_STATE_NAME, latestCheckpoint, type HistoryRecord } from '../../train/trainer-checkpoint.ts';
 import {
   DatasetError, loadJsonlDataset, makeBatches, splitDataset,
   type LengthGroupedBatches, type LoadedDataset, type TokenizeOptions, type TokenizedExample,
@@ -29,7 +29,7 @@ import {
 import type { Command } from '../command.ts';
 import { formatCount, formatDuration, formatNumber, formatShort, plural, println, processIO, type CliIO } from '../io.ts';
 import { applyMemoryOptions, MEMORY_OPTIONS } from '../memory.ts';
-import { ADAPTER_OPTIONS, adapterConfigFor, modeName } from '../method.ts';
+import { ADAPTER_OPTIONS, adapterConfigFor, checkMethodFlags, flagsOf, type MethodFlagValues } from '../method.ts';
 import { checkFile, checkModelPath, checkOutputFolder, checkTokenizerPath } from '../paths.ts';
 import { TrainingProgress, progressMode } from '../progress.ts';
 import { writeTrainReport, type ReportSection } from '../report.ts';
@@ -82,7 +82,7 @@ export const trainSyntax = {
 } as const satisfies CommandSyntax<OptionSpecs>;
 
 /** What runTrain takes: the flags as camelCase fields (checked like flags), plus hooks for code. */
-export type TrainOptions = OptionValues<typeof TRAIN_OPTIONS> & {
+export type TrainOptions = OptionValues<typeof TRAIN_OPTIONS> & MethodFlagValues & {
   model: string;
   data: string;
   out: string;
@@ -132,10 +132,13 @@ export interface TrainResult {
   tokensPerSecond: number;
 }
 
-/** Settings that must not change between a run and its --resume (the checkpoint's adapter and data position depend on them). */
-const RESUME_INVARIANTS = ['method', 'r', 'miniR', 'targets', 'data', 'batchSize', 'gradAccum', 'maxLength', 'seed'] as const;
+/**
+ * Settings that must not change between a run and its --resume: the adapter's (method, targets and
+ * every method flag) and the data position's.
+ */
+const RESUME_INVARIANTS = [...Object.keys(ADAPTER_OPTIONS), 'data', 'batchSize', 'gradAccum', 'maxLength', 'seed'] as const;
 
-type ResolvedTrainOptions = OptionValues<typeof TRAIN_OPTIONS> & { model: string; data: string; out: string };
+type ResolvedTrainOptions = OptionValues<typeof TRAIN_OPTIONS> & MethodFlagValues & { model: string; data: string; out: string };
 
 /** Cross-option checks and path checks; returns the options with defaults. Throws UsageError. */
 async function resolveTrainOptions(options: TrainOptions, where: string): Promise<ResolvedTrainOptions> {
@@ -143,17 +146,7 @@ async function resolveTrainOptions(options: TrainOptions, where: string): Promis
   requireOptions(trainSyntax, given);
   refuseBoth(trainSyntax, given, 'eval', 'evalFraction', 'evaluate on a file or on a held-out share of --data');
   refuseBoth(trainSyntax, given, 'epochs', 'maxSteps', 'the run length is either epochs or optimizer steps');
-  const method = given.method ?? 'miss';
-  const only = (key: 'miniR' | 'loraAlpha', methods: readonly string[]): void => {
-    if (given[key] !== undefined && !methods.includes(method)) {
-      throw new UsageError('train', `--${flagName(key)} applies only to --method ${methods.join(' or ')}, found --method ${method}`);
-    }
-  };
-  only('miniR', ['mini']);
-  only('loraAlpha', ['lora']);
-  if (given.dropout !== undefined && given.dropout > 0 && method === 'bone') {
-    throw new UsageError('train', '--dropout is not available for --method bone (legacy Bone has no dropout); use --method miss, its successor with miss_dropout');
-  }
+  checkMethodFlags('train', given);
   if (given.evalEvery !== undefined && given.eval === undefined && given.evalFraction === undefined) {
     throw new UsageError('train', '--eval-every needs evaluation data: add --eval FILE or --eval-fraction F');
   }
@@ -302,7 +295,7 @@ export async function runTrain(options: TrainOptions): Promise<TrainResult> {
   const counts = peft.printTrainableParameters(() => undefined);
   const adapterConfig = peft.peftConfig.get('default')!;
   const targets = typeof adapterConfig.targetModules === 'string' ? adapterConfig.targetModules : [...(adapterConfig.targetModules ?? [])];
-  log(`adapter: ${adapterConfig.peftType} ${o.method}, r ${o.r}, targets ${Array.isArray(targets) ? targets.join(',') : targets}; ${formatCount(counts.trainable)} trainable of ${formatCount(counts.all)} parameters (${(100 * counts.trainable / counts.all).toFixed(3)}%)`);
+  log(`adapter: ${adapterConfig.peftType} ${o.method}, r ${String(o.r)}, targets ${Array.isArray(targets) ? targets.join(',') : targets}; ${formatCount(counts.trainable)} trainable of ${formatCount(counts.all)} parameters (${(100 * counts.trainable / counts.all).toFixed(3)}%)`);
 
   // ---- training
   // One signal for the Trainer: the caller's, Ctrl-C, or both.
@@ -364,7 +357,7 @@ export async function runTrain(options: TrainOptions): Promise<TrainResult> {
     subtitle: `${startedAt.toISOString().replace('T', ' ').slice(0, 19)} UTC · ${run.reason === 'completed' ? 'completed' : `interrupted at step ${run.step}`} · ${result.step} of ${totalSteps} steps`,
     trainLoss: history.map((h) => ({ step: h.step, loss: h.loss })),
     evalLoss: history.filter((h) => h.evalLoss !== undefined).map((h) => ({ step: h.step, loss: h.evalLoss! })),
-    sections: reportSections(o, result, model, adapterConfig.peftType),
+    sections: reportSections(o, result, model, adapterConfig),
   });
   printSummary(io, result, o);
   return result;
@@ -375,8 +368,7 @@ function lastEval(history: TrainResult['history']): number | null {
   return null;
 }
 
-function reportSections(o: ResolvedTrainOptions, r: TrainResult, model: CausalLM, peftType: string): ReportSection[] {
-  const mode = o.method === 'lora' ? 'LoRA' : o.method === 'bat' || o.method === 'mini' ? o.method : modeName(true);
+function reportSections(o: ResolvedTrainOptions, r: TrainResult, model: CausalLM, adapter: PeftConfig): ReportSection[] {
   const c = model.config;
   const d = r.data;
   const dataRows = (label: string, s: DataSummary): [string, string][] => [
@@ -386,7 +378,9 @@ function reportSections(o: ResolvedTrainOptions, r: TrainResult, model: CausalLM
     [`${label} truncated`, `${plural(s.truncatedExamples, 'example')} cut to ${o.maxLength} tokens (${plural(s.truncatedTokens, 'token')} dropped)`],
   ];
   // The defaults of options that do not apply to this method (--mini-r for miss) would only confuse.
-  const inapplicable = new Set([...(o.method === 'mini' ? [] : ['miniR']), ...(o.method === 'bone' ? ['dropout'] : [])]);
+  const methodFlags = Object.keys(ADAPTER_OPTIONS).filter((k) => k !== 'method' && k !== 'targets');
+  const taken = new Set(flagsOf(o.method!));
+  const inapplicable = new Set(methodFlags.filter((k) => !taken.has(k)));
   const settings: [string, string][] = Object.keys(TRAIN_OPTIONS).flatMap((key) => {
     const v = (o as Record<string, unknown>)[key];
     return v === undefined || inapplicable.has(key) ? [] : [[`--${flagName(key)}`, Array.isArray(v) ? v.join(',') : String(v)] as [string, string]];
@@ -411,7 +405,7 @@ function reportSections(o: ResolvedTrainOptions, r: TrainResult, model: CausalLM
     {
       title: 'Model and adapter', rows: [
         ['base model', `${o.model} (${c.model_type}: ${c.num_hidden_layers} layers, hidden ${c.hidden_size}, vocab ${c.vocab_size})`],
-        ['adapter', `${peftType} (--method ${o.method}, mode ${mode}), r ${o.r}${o.method === 'mini' ? `, mini_r ${o.miniR}` : ''}`],
+        ['adapter', `${adapter.peftType} (--method ${o.method}: ${peftMethodOf(adapter).describe(adapter)}), r ${String(o.r)}`],
         ['targets', Array.isArray(r.targets) ? r.targets.join(', ') : r.targets],
         ['trainable parameters', `${formatCount(r.trainableParameters)} of ${formatCount(r.allParameters)} (${(100 * r.trainableParameters / r.allParameters).toFixed(4)}%, ${formatShort(r.trainableParameters)})`],
       ],
@@ -446,7 +440,7 @@ function printSummary(io: CliIO, r: TrainResult, o: ResolvedTrainOptions): void 
   }
   const losses = [r.finalLoss === null ? null : `loss ${formatNumber(r.finalLoss)}`, r.finalEvalLoss === null ? null : `eval loss ${formatNumber(r.finalEvalLoss)}`].filter(Boolean);
   if (losses.length) println(io.stdout, `final ${losses.join(', ')}`);
-  println(io.stdout, `adapter: ${r.out} (${o.method}, r ${o.r}, ${formatCount(r.trainableParameters)} trainable parameters)`);
+  println(io.stdout, `adapter: ${r.out} (${o.method}, r ${String(o.r)}, ${formatCount(r.trainableParameters)} trainable parameters)`);
   println(io.stdout, `report: ${r.reportPath}`);
   if (r.reason === 'interrupted') println(io.stdout, `continue with the same command and --resume (checkpoint-${r.step} in ${r.out})`);
 }
