@@ -23,6 +23,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import '../src/node/install.ts';
 import { Generator } from '../src/engine/index.ts';
 import { savePretrained } from '../src/io/model-folder.ts';
 import { loadTokenizer } from '../src/io/tokenizer.ts';

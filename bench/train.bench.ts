@@ -23,6 +23,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import '../src/node/install.ts';
 import { runChild, type ChildRun } from './train/child.ts';
 import { METHODS, type Method } from './train/common.ts';
 import { loadAverage, median, table } from './util.ts';

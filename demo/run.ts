@@ -18,6 +18,7 @@ import { availableParallelism } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import '../src/node/install.ts';
 import { manualSeed } from '../src/engine/index.ts';
 import { loadModel, loadPretrained, type PretrainedTokenizer } from '../src/io/index.ts';
 import type { CausalLM } from '../src/models/index.ts';

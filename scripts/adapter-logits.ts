@@ -6,6 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import '../src/node/install.ts';
 import { Generator, Tensor } from '../src/engine/index.ts';
 import { readSafetensors, writeSafetensors } from '../src/io/index.ts';
 import { createModelFromConfig } from '../src/models/index.ts';

@@ -5,6 +5,7 @@
  *
  * Usage: node --import tsx scripts/check_transformers_load.ts SOURCE OUT_DIR LOGITS.safetensors [MAX_SHARD_SIZE]
  */
+import '../src/node/install.ts';
 import { Generator, Tensor } from '../src/engine/index.ts';
 import { loadModel, savePretrained, writeSafetensors } from '../src/io/index.ts';
 

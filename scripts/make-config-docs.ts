@@ -7,6 +7,7 @@
  *   node --import tsx scripts/make-config-docs.ts
  */
 import { writeFileSync } from 'node:fs';
+import '../src/node/install.ts';
 import { methodVariants, peftMethods, SHARED_FIELDS, type ConfigFields } from '../src/peft/index.ts';
 
 export const CONFIG_DOCS_PATH = new URL('../docs/adapter-configs.md', import.meta.url).pathname;

@@ -16,6 +16,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import '../src/node/install.ts';
 import { Generator, Tensor, engineStats, grad, manualSeed, realize } from '../src/engine/index.ts';
 import { loadTokenizer, type PretrainedTokenizer } from '../src/io/index.ts';
 import { createModelFromConfig, type CausalLM } from '../src/models/index.ts';

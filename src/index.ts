@@ -1,7 +1,3 @@
-/** bone-peft's public API (the `bone` command's functions are `bone-peft/cli`). */
-export * from './engine/index.ts';
-export * from './nn/index.ts';
-export * from './models/index.ts';
-export * from './io/index.ts';
-export * from './peft/index.ts';
-export * from './train/index.ts';
+/** bone-peft's public API for Node.js (the `bone` command's functions are `bone-peft/cli`; the browser's entry is `bone-peft/web`). */
+export * from './core.ts';
+export * from './node/index.ts';

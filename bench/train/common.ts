@@ -5,7 +5,7 @@
  */
 import ort from 'onnxruntime-node';
 import { Tensor, setBackend, type CompiledGraph, type FeedTensor, type TypedArray } from '../../src/engine/index.ts';
-import { ortSessionOptions } from '../../src/engine/runtime/ort-node.ts';
+import { ortSessionOptions } from '../../src/node/ort-node.ts';
 import { createModelFromConfig, type CausalLM } from '../../src/models/index.ts';
 import { getPeftModel, variantConfig, type AdapterConfig, type PeftModel } from '../../src/peft/index.ts';
 import { now, randomFloats } from '../util.ts';
@@ -99,7 +99,7 @@ export const recorder = {
 };
 
 /**
- * The engine's onnxruntime-node backend (same options as src/engine/runtime/ort-node.ts), plus run
+ * The engine's onnxruntime-node backend (same options as src/node/ort-node.ts), plus run
  * timing, optional profiling and optional session-option changes for prototypes.
  */
 export function installRecordingBackend(tweaks: SessionTweaks = {}): void {

@@ -3,6 +3,8 @@
  * without spawning a process (scripts, tests, notebooks): same option checks and messages as the
  * flags, results as objects. Each takes an optional `io` (default: the process's stdout/stderr).
  */
+import '../node/install.ts';
+
 export { UsageError } from './args.ts';
 export { captureIO, processIO, type CliIO, type TextSink } from './io.ts';
 export { METHODS, adapterConfigFor, type Method, type AdapterChoice } from './method.ts';

@@ -5,7 +5,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { looksLikeRepoId, lookUpHubCache } from '../io/hub-cache.ts';
+import { looksLikeRepoId, lookUpHubCache } from '../node/hub-cache.ts';
 import { UsageError } from './args.ts';
 
 async function kindOf(path: string): Promise<'file' | 'folder' | 'missing'> {

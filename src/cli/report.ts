@@ -4,7 +4,7 @@
  * from the network (no scripts, fonts, stylesheets or images), so it opens anywhere, offline, and
  * can be attached to an issue or archived with the adapter.
  */
-import { writeTextAtomically } from '../io/atomic.ts';
+import { writeTextAtomically } from '../node/atomic.ts';
 import { formatCount, formatDuration, formatNumber, formatShort, plural } from './io.ts';
 
 export interface LossPoint {

@@ -1,4 +1,4 @@
-/** Debugging helpers. (Set BONE_DUMP_ONNX=dir to write every compiled graph; see realize.ts.) */
+/** Debugging helpers. (In Node, BONE_DUMP_ONNX=dir writes every compiled graph: src/node/graph-dump.ts.) */
 import { EngineError } from './errors.ts';
 import { realize } from './realize.ts';
 import type { Tensor } from './tensor.ts';

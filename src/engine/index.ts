@@ -2,10 +2,12 @@ export { Tensor, numel, MAX_EMBEDDED_CONSTANT, type Shape, type Scalar, type Nes
 export type { DType, TypedArray } from './dtype.ts';
 export { grad, type GradOptions } from './autograd.ts';
 export { checkpoint } from './gradient-checkpointing.ts';
-export { realize, engineStats, clearCompiledGraphs } from './realize.ts';
-export { setBackend, getBackend, type Backend, type CompiledGraph, type FeedTensor } from './runtime/backend.ts';
+export { realize, engineStats, clearCompiledGraphs, setGraphListener, type GraphListener } from './realize.ts';
+export { setBackend, setDefaultBackend, getBackend, type Backend, type CompiledGraph, type CompileOptions, type FeedTensor } from './runtime/backend.ts';
 export { Generator, manualSeed, getDefaultGenerator } from './random.ts';
 export { EngineError, ShapeError, RuntimeFailure, RuntimeUnavailableError } from './errors.ts';
 export { checkFinite } from './debug.ts';
 export { setCaptureOrigins } from './op.ts';
+export { readEnv } from './env.ts';
+export { hashText } from './hash.ts';
 export * as ops from './ops/index.ts';

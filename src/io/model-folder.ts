@@ -1,7 +1,9 @@
 /**
  * Hugging Face model folders, read and written as transformers' `from_pretrained` / `save_pretrained`
  * do: `config.json` plus `model.safetensors`, or shards listed by `model.safetensors.index.json`.
- * A repository id (`HuggingFaceTB/SmolLM2-135M`) is found in the local Hugging Face cache (hub-cache.ts).
+ * The folder is read through the core's FileSystem (a path on the default one, or a PathRef); in
+ * Node a repository id (`HuggingFaceTB/SmolLM2-135M`) is found in the local Hugging Face cache
+ * (src/node/hub-cache.ts).
  *
  * Loading checks the whole checkpoint against the model before reading any tensor data (missing,
  * unexpected and misshapen keys are reported together, each with its file), then reads one tensor at
@@ -13,20 +15,17 @@
  * `model.embed_tokens.weight`), `{"format": "pt"}` metadata, optional shards with transformers'
  * names and index, and a config.json that transformers reads; every file is written atomically.
  */
-import { readdir, readFile, mkdir, stat, unlink } from 'node:fs/promises';
-import { join, resolve, basename, isAbsolute } from 'node:path';
 import { realize, Tensor } from '../engine/index.ts';
 import { bf16ToF32, f16ToF32 } from '../engine/dtype.ts';
 import type { Parameter } from '../nn/index.ts';
 import { ConfigError, architectureFor, createModelFromConfig, type CausalLM } from '../models/index.ts';
-import { writeTextAtomically } from './atomic.ts';
-import { lookUpHubCache, looksLikeRepoId, type HubCacheOptions } from './hub-cache.ts';
+import { defaultFileSystem, isNotFound, pathRef, PathRef, type HubCacheOptions, type PathLike } from './file-system.ts';
 import {
   openSafetensors, writeSafetensors, type SafetensorsHeaderEntry, type SafetensorsReader, type SafetensorsTensor,
 } from './safetensors.ts';
 import { loadTokenizer, type LoadTokenizerOptions, type PretrainedTokenizer } from './tokenizer.ts';
 
-export { HubCacheError, hubCacheLocation, repoFolderName, type HubCacheOptions, type HubCacheLocation } from './hub-cache.ts';
+export type { HubCacheOptions } from './file-system.ts';
 
 /** A model folder that cannot be found, read or written; the message names the folder or file and the key at fault. */
 export class ModelFolderError extends Error {
@@ -51,26 +50,25 @@ const LOADABLE_DTYPES = new Set(['F32', 'BF16', 'F16', 'F64']);
 export type LoadModelOptions = HubCacheOptions;
 
 /**
- * The folder `pathOrRepoId` names: an existing local folder, else (when it looks like "org/name") the
- * snapshot in the Hugging Face cache. The error for neither lists every place that was looked at.
+ * The folder `pathOrRepoId` names on the default file system: an existing folder, else what the
+ * platform finds for it (Node: when it looks like "org/name", the snapshot in the Hugging Face
+ * cache). The error for neither lists every place that was looked at.
  */
 export async function resolveModelFolder(pathOrRepoId: string, options: LoadModelOptions = {}): Promise<string> {
-  const local = resolve(pathOrRepoId);
-  const info = await stat(local).catch(() => undefined);
-  if (info?.isDirectory()) return local;
-  if (info) throw new ModelFolderError(`${local} is a file; expected a model folder (with ${CONFIG_NAME} and ${WEIGHTS_NAME})`);
-  if (!looksLikeRepoId(pathOrRepoId)) {
-    throw new ModelFolderError(`no model folder at ${local} (and ${JSON.stringify(pathOrRepoId)} is not a Hub repository id like "org/name", so the Hugging Face cache was not searched)`);
+  return (await modelFolderRef(pathOrRepoId, options)).path;
+}
+
+async function modelFolderRef(pathOrRepoId: PathLike, options: LoadModelOptions): Promise<PathRef> {
+  if (pathOrRepoId instanceof PathRef) {
+    const kind = await pathOrRepoId.kind();
+    if (kind === 'folder') return pathOrRepoId;
+    throw new ModelFolderError(kind === 'file'
+      ? `${pathOrRepoId} is a file; expected a model folder (with ${CONFIG_NAME} and ${WEIGHTS_NAME})`
+      : `no model folder at ${pathOrRepoId}`);
   }
-  const lookup = await lookUpHubCache(pathOrRepoId, options);
-  if (lookup.found) return lookup.folder;
-  const revision = options.revision ?? 'main';
-  throw new ModelFolderError([
-    `model ${JSON.stringify(pathOrRepoId)} (revision "${revision}") not found; looked at:`,
-    `  - ${local}: no such local folder`,
-    ...lookup.searched.map((s) => `  - ${s}`),
-    `Download it (e.g. \`hf download ${pathOrRepoId}\`), point HF_HUB_CACHE or HF_HOME at the cache that has it, or pass the folder's path.`,
-  ].join('\n'));
+  const fs = defaultFileSystem();
+  if (fs.resolveModelFolder) return new PathRef(fs, await fs.resolveModelFolder(pathOrRepoId, options));
+  return modelFolderRef(new PathRef(fs, pathOrRepoId), options);
 }
 
 // ---- loading -----------------------------------------------------------------------------------------
@@ -79,10 +77,10 @@ export async function resolveModelFolder(pathOrRepoId: string, options: LoadMode
  * A model from a folder or a cached Hub repository, in eval mode, with float32 weights, and
  * `nameOrPath` set to `pathOrRepoId` (what PEFT writes as base_model_name_or_path).
  */
-export async function loadModel(pathOrRepoId: string, options: LoadModelOptions = {}): Promise<CausalLM> {
-  const folder = await resolveModelFolder(pathOrRepoId, options);
+export async function loadModel(pathOrRepoId: PathLike, options: LoadModelOptions = {}): Promise<CausalLM> {
+  const folder = await modelFolderRef(pathOrRepoId, options);
   const model = await loadModelFromFolder(folder);
-  model.nameOrPath = pathOrRepoId;
+  model.nameOrPath = String(pathOrRepoId);
   return model;
 }
 
@@ -97,17 +95,17 @@ export interface Pretrained {
 }
 
 /** The model and, when the folder has one, its tokenizer. */
-export async function loadPretrained(pathOrRepoId: string, options: LoadPretrainedOptions = {}): Promise<Pretrained> {
-  const folder = await resolveModelFolder(pathOrRepoId, options);
+export async function loadPretrained(pathOrRepoId: PathLike, options: LoadPretrainedOptions = {}): Promise<Pretrained> {
+  const folder = await modelFolderRef(pathOrRepoId, options);
   const model = await loadModelFromFolder(folder);
-  model.nameOrPath = pathOrRepoId;
-  const hasTokenizer = await stat(join(folder, 'tokenizer.json')).then((s) => s.isFile(), () => false);
+  model.nameOrPath = String(pathOrRepoId);
+  const hasTokenizer = await folder.child('tokenizer.json').isFile();
   const tokenizer = hasTokenizer ? await loadTokenizer(folder, options.tokenizer) : null;
   return { model, tokenizer };
 }
 
-async function loadModelFromFolder(folder: string): Promise<CausalLM> {
-  const configPath = join(folder, CONFIG_NAME);
+async function loadModelFromFolder(folder: PathRef): Promise<CausalLM> {
+  const configPath = folder.child(CONFIG_NAME).path;
   const model = createModel(await readConfigJson(folder), configPath);
   const checkpoint = await openCheckpoint(folder);
   try {
@@ -123,13 +121,13 @@ async function loadModelFromFolder(folder: string): Promise<CausalLM> {
   return model.eval();
 }
 
-async function readConfigJson(folder: string): Promise<Record<string, unknown>> {
-  const path = join(folder, CONFIG_NAME);
+async function readConfigJson(folder: PathRef): Promise<Record<string, unknown>> {
+  const path = folder.child(CONFIG_NAME).path;
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = await folder.child(CONFIG_NAME).readText();
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+    if (isNotFound(err)) {
       throw new ModelFolderError(`${folder}: no ${CONFIG_NAME}; a Hugging Face model folder needs one (found: ${await listFolder(folder)})`, { cause: err });
     }
     throw new ModelFolderError(`${path}: could not read: ${(err as Error).message}`, { cause: err });
@@ -175,22 +173,22 @@ interface Checkpoint {
 }
 
 /** Opens model.safetensors, or every shard the index names, and reads (only) their headers. */
-async function openCheckpoint(folder: string): Promise<Checkpoint> {
+async function openCheckpoint(folder: PathRef): Promise<Checkpoint> {
   const readers = new Map<string, SafetensorsReader>();
   const close = async (): Promise<void> => { await Promise.all([...readers.values()].map((r) => r.close().catch(() => undefined))); };
   try {
-    const single = join(folder, WEIGHTS_NAME);
-    const indexPath = join(folder, WEIGHTS_INDEX_NAME);
+    const single = folder.child(WEIGHTS_NAME);
+    const indexPath = folder.child(WEIGHTS_INDEX_NAME);
     // transformers prefers model.safetensors when both exist; so do we.
     let weightMap: Map<string, string> | undefined;
-    if (await isFile(single)) {
+    if (await single.isFile()) {
       readers.set(WEIGHTS_NAME, await openSafetensors(single));
-    } else if (await isFile(indexPath)) {
+    } else if (await indexPath.isFile()) {
       weightMap = await readWeightMap(indexPath);
       for (const [key, file] of weightMap) {
         if (readers.has(file)) continue;
-        const path = join(folder, file);
-        if (!(await isFile(path))) {
+        const path = folder.child(file);
+        if (!(await path.isFile())) {
           const count = [...weightMap.values()].filter((f) => f === file).length;
           throw new ModelFolderError(`${indexPath}: maps ${count} tensor(s) (first ${JSON.stringify(key)}) to ${file}, but ${path} does not exist`);
         }
@@ -226,10 +224,10 @@ async function openCheckpoint(folder: string): Promise<Checkpoint> {
 }
 
 /** The index's weight_map: tensor key → shard file name (a plain name in the same folder). */
-async function readWeightMap(indexPath: string): Promise<Map<string, string>> {
+async function readWeightMap(indexPath: PathRef): Promise<Map<string, string>> {
   let json: unknown;
   try {
-    json = JSON.parse(await readFile(indexPath, 'utf8'));
+    json = JSON.parse(await indexPath.readText());
   } catch (err) {
     throw new ModelFolderError(`${indexPath}: could not read it as JSON (${(err as Error).message})`, { cause: err });
   }
@@ -239,7 +237,7 @@ async function readWeightMap(indexPath: string): Promise<Map<string, string>> {
   }
   const map = new Map<string, string>();
   for (const [key, file] of Object.entries(weightMap)) {
-    if (typeof file !== 'string' || file === '' || isAbsolute(file) || basename(file) !== file || file === '.' || file === '..') {
+    if (typeof file !== 'string' || file === '' || /[/\\]/.test(file) || file === '.' || file === '..') {
       throw new ModelFolderError(`${indexPath}: weight_map[${JSON.stringify(key)}] must be a file name in the same folder, found ${JSON.stringify(file)}`);
     }
     map.set(key, file);
@@ -260,7 +258,7 @@ interface LoadStep {
  * One step per parameter of the model, after checking every key: all problems are collected and
  * thrown together, before a single tensor is read, so a wrong 10 GB checkpoint fails in milliseconds.
  */
-function planLoad(model: CausalLM, checkpoint: Checkpoint, folder: string): LoadStep[] {
+function planLoad(model: CausalLM, checkpoint: Checkpoint, folder: PathRef): LoadStep[] {
   const namesOf = new Map<Parameter, string[]>();
   for (const [name, p] of model.namedParameters({ removeDuplicate: false })) {
     const names = namesOf.get(p);
@@ -347,9 +345,10 @@ export interface SavePretrainedOptions {
  * from_pretrained reads. Each file is written atomically; weight files of an earlier save that this
  * save does not rewrite are removed afterwards, so a stale model.safetensors cannot shadow new shards.
  */
-export async function savePretrained(model: CausalLM, dir: string, options: SavePretrainedOptions = {}): Promise<void> {
+export async function savePretrained(model: CausalLM, path: PathLike, options: SavePretrainedOptions = {}): Promise<void> {
   const maxShardBytes = options.maxShardSize === undefined ? Infinity : parseShardSize(options.maxShardSize);
-  await mkdir(dir, { recursive: true }).catch((err: unknown) => {
+  const dir = pathRef(path);
+  await dir.makeFolder().catch((err: unknown) => {
     throw new ModelFolderError(`${dir}: could not create the folder: ${(err as Error).message}`, { cause: err });
   });
 
@@ -363,22 +362,22 @@ export async function savePretrained(model: CausalLM, dir: string, options: Save
   const written = new Set<string>();
   const metadata = { format: 'pt' };
   if (shards.length === 1) {
-    await writeSafetensors(join(dir, WEIGHTS_NAME), new Map(shards[0]), metadata);
+    await writeSafetensors(dir.child(WEIGHTS_NAME), new Map(shards[0]), metadata);
     written.add(WEIGHTS_NAME);
   } else {
     const weightMap: Record<string, string> = {};
     let totalSize = 0;
     for (const [i, shard] of shards.entries()) {
       const file = `model-${String(i + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`;
-      await writeSafetensors(join(dir, file), new Map(shard), metadata);
+      await writeSafetensors(dir.child(file), new Map(shard), metadata);
       written.add(file);
       for (const [key, t] of shard) { weightMap[key] = file; totalSize += t.data.byteLength; }
     }
     const index = { metadata: { total_parameters: model.numParameters(), total_size: totalSize }, weight_map: weightMap };
-    await writeTextAtomically(join(dir, WEIGHTS_INDEX_NAME), pythonStyleJson(index));
+    await dir.child(WEIGHTS_INDEX_NAME).write(pythonStyleJson(index));
     written.add(WEIGHTS_INDEX_NAME);
   }
-  await writeTextAtomically(join(dir, CONFIG_NAME), configJsonText(model));
+  await dir.child(CONFIG_NAME).write(configJsonText(model));
   await removeStaleWeightFiles(dir, written);
 }
 
@@ -434,11 +433,12 @@ export function parseShardSize(size: number | string): number {
 
 const WEIGHT_FILE = /^model(-\d{5}-of-\d{5})?\.safetensors$|^model\.safetensors\.index\.json$/;
 
-async function removeStaleWeightFiles(dir: string, written: ReadonlySet<string>): Promise<void> {
-  for (const name of await readdir(dir)) {
-    if (WEIGHT_FILE.test(name) && !written.has(name) && await isFile(join(dir, name))) {
-      await unlink(join(dir, name)).catch((err: unknown) => {
-        throw new ModelFolderError(`${join(dir, name)}: could not remove this weight file of an earlier save: ${(err as Error).message}`, { cause: err });
+async function removeStaleWeightFiles(dir: PathRef, written: ReadonlySet<string>): Promise<void> {
+  for (const name of await dir.list()) {
+    const file = dir.child(name);
+    if (WEIGHT_FILE.test(name) && !written.has(name) && await file.isFile()) {
+      await file.remove().catch((err: unknown) => {
+        throw new ModelFolderError(`${file}: could not remove this weight file of an earlier save: ${(err as Error).message}`, { cause: err });
       });
     }
   }
@@ -458,12 +458,8 @@ function pythonStyleJson(value: unknown): string {
 
 // ---- small helpers -----------------------------------------------------------------------------------------
 
-async function isFile(path: string): Promise<boolean> {
-  return stat(path).then((s) => s.isFile(), () => false);
-}
-
-async function listFolder(folder: string): Promise<string> {
-  const names = await readdir(folder).catch(() => [] as string[]);
+async function listFolder(folder: PathRef): Promise<string> {
+  const names = await folder.list().catch(() => [] as string[]);
   if (names.length === 0) return 'nothing';
   names.sort();
   return names.length > 12 ? `${names.slice(0, 12).join(', ')}, … (${names.length} in all)` : names.join(', ');

@@ -22,8 +22,7 @@
  * switching `add_eos_token` on). A special token named in the config but missing from the
  * vocabulary is appended as a new added token, as transformers' `add_tokens` does.
  */
-import { readFile, readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { isNotFound, pathRef, type PathLike, type PathRef } from './file-system.ts';
 import { describeJson, isJsonObject, type JsonObject, type JsonValue } from './json.ts';
 
 /** Every failure to load or use a tokenizer. The message starts with the file it concerns, when there is one. */
@@ -48,18 +47,19 @@ export const SPECIAL_TOKEN_ROLES: readonly SpecialTokenRole[] = [
 ];
 
 
-export async function readTextIfPresent(path: string): Promise<string | undefined> {
+export async function readTextIfPresent(file: PathRef): Promise<string | undefined> {
   try {
-    return await readFile(path, 'utf8');
+    return await file.readText();
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new TokenizerError(`cannot read file: ${(error as Error).message}`, { file: path, cause: error });
+    if (isNotFound(error)) return undefined;
+    throw new TokenizerError(`cannot read file: ${(error as Error).message}`, { file: file.path, cause: error });
   }
 }
 
 /** Reads a JSON file that must hold an object; undefined when the file does not exist. */
-async function readJsonObjectIfPresent(path: string): Promise<JsonObject | undefined> {
-  const text = await readTextIfPresent(path);
+async function readJsonObjectIfPresent(file: PathRef): Promise<JsonObject | undefined> {
+  const path = file.path;
+  const text = await readTextIfPresent(file);
   if (text === undefined) return undefined;
   let parsed: JsonValue;
   try {
@@ -143,34 +143,33 @@ export interface TokenizerFolder {
   templateFiles: Map<string, { source: string; file: string }>;
 }
 
-export async function readTokenizerFolder(dir: string): Promise<TokenizerFolder> {
-  try {
-    if (!(await stat(dir)).isDirectory()) throw new TokenizerError(`not a directory: ${dir}`);
-  } catch (error) {
-    if (error instanceof TokenizerError) throw error;
-    throw new TokenizerError(`tokenizer folder not found: ${dir}`, { cause: error });
-  }
-  const tokenizerJsonPath = join(dir, 'tokenizer.json');
-  const tokenizerJson = await readJsonObjectIfPresent(tokenizerJsonPath);
+export async function readTokenizerFolder(path: PathLike): Promise<TokenizerFolder> {
+  const folder = pathRef(path);
+  const dir = folder.path;
+  const kind = await folder.kind();
+  if (kind === 'file') throw new TokenizerError(`not a directory: ${dir}`);
+  if (kind === undefined) throw new TokenizerError(`tokenizer folder not found: ${dir}`);
+  const tokenizerJsonPath = folder.child('tokenizer.json').path;
+  const tokenizerJson = await readJsonObjectIfPresent(folder.child('tokenizer.json'));
   if (tokenizerJson === undefined) {
-    const present = await readdir(dir);
+    const present = await folder.list();
     const slowFiles = ['tokenizer.model', 'vocab.json', 'merges.txt', 'vocab.txt', 'spiece.model'].filter((f) => present.includes(f));
     const hint = slowFiles.length > 0
       ? ` (found ${slowFiles.join(', ')}: convert them to tokenizer.json with transformers' AutoTokenizer.from_pretrained(...).save_pretrained(...))`
       : '';
     throw new TokenizerError(`missing tokenizer.json: the fast-tokenizer file is required${hint}`, { file: tokenizerJsonPath });
   }
-  const configPath = join(dir, 'tokenizer_config.json');
-  const specialTokensMapPath = join(dir, 'special_tokens_map.json');
-  const generationConfigPath = join(dir, 'generation_config.json');
-  const modelConfigPath = join(dir, 'config.json');
+  const configPath = folder.child('tokenizer_config.json').path;
+  const specialTokensMapPath = folder.child('special_tokens_map.json').path;
+  const generationConfigPath = folder.child('generation_config.json').path;
+  const modelConfigPath = folder.child('config.json').path;
   const [config, specialTokensMap, generationConfig, modelConfig, templateFiles] = await Promise.all([
     // transformers loads a folder without tokenizer_config.json with default settings; so do we.
-    readJsonObjectIfPresent(configPath).then((c) => c ?? {}),
-    readJsonObjectIfPresent(specialTokensMapPath),
-    readJsonObjectIfPresent(generationConfigPath),
-    readJsonObjectIfPresent(modelConfigPath),
-    readTemplateFiles(dir),
+    readJsonObjectIfPresent(folder.child('tokenizer_config.json')).then((c) => c ?? {}),
+    readJsonObjectIfPresent(folder.child('special_tokens_map.json')),
+    readJsonObjectIfPresent(folder.child('generation_config.json')),
+    readJsonObjectIfPresent(folder.child('config.json')),
+    readTemplateFiles(folder),
   ]);
   return {
     dir, tokenizerJsonPath, tokenizerJson, configPath, config, specialTokensMapPath, specialTokensMap,
@@ -178,21 +177,21 @@ export async function readTokenizerFolder(dir: string): Promise<TokenizerFolder>
   };
 }
 
-async function readTemplateFiles(dir: string): Promise<Map<string, { source: string; file: string }>> {
+async function readTemplateFiles(dir: PathRef): Promise<Map<string, { source: string; file: string }>> {
   const templates = new Map<string, { source: string; file: string }>();
-  const defaultFile = join(dir, 'chat_template.jinja');
+  const defaultFile = dir.child('chat_template.jinja');
   const defaultSource = await readTextIfPresent(defaultFile);
-  if (defaultSource !== undefined) templates.set('default', { source: defaultSource, file: defaultFile });
-  const extraDir = join(dir, 'additional_chat_templates');
+  if (defaultSource !== undefined) templates.set('default', { source: defaultSource, file: defaultFile.path });
+  const extraDir = dir.child('additional_chat_templates');
   let names: string[] = [];
   try {
-    names = (await readdir(extraDir)).filter((n) => n.endsWith('.jinja')).sort();
+    names = (await extraDir.list()).filter((n) => n.endsWith('.jinja')).sort();
   } catch {
     // No additional templates: the usual case.
   }
   for (const name of names) {
-    const file = join(extraDir, name);
-    templates.set(name.slice(0, -'.jinja'.length), { source: await readFile(file, 'utf8'), file });
+    const file = extraDir.child(name);
+    templates.set(name.slice(0, -'.jinja'.length), { source: await file.readText(), file: file.path });
   }
   return templates;
 }

@@ -6,8 +6,8 @@
  * models (it deletes real spaces before punctuation), and the ByteFallback decoder decodes invalid
  * UTF-8 as the Rust one does.
  */
-import { TextDecoder } from 'node:util';
 import { Tokenizer as UntypedBackendTokenizer } from '@huggingface/tokenizers';
+import type { PathLike } from './file-system.ts';
 import type { JsonObject } from './json.ts';
 import { ChatTemplates, encodeChatForTraining, type ChatEncoding, type ChatMessage, type ChatTemplateOptions } from './chat-template.ts';
 import {
@@ -73,8 +73,8 @@ interface BackendDecoder {
   config: { type?: string };
   /** Sequence decoders only. */
   decoders?: BackendDecoder[];
-  /** ByteFallback decoders only. */
-  text_decoder?: TextDecoder;
+  /** ByteFallback decoders only; the library calls only its decode(bytes). */
+  text_decoder?: { decode(input: Uint8Array): string };
 }
 
 interface BackendTokenizer {
@@ -92,14 +92,14 @@ const BackendTokenizerClass: new (tokenizerJson: object, tokenizerConfig: object
  * per byte. (TextDecoder writes one U+FFFD per invalid sequence, so a character cut in half, as in
  * the middle of a streamed generation, would decode differently from transformers.)
  */
-class RustByteFallbackTextDecoder extends TextDecoder {
+class RustByteFallbackTextDecoder {
   private readonly strict = new TextDecoder('utf-8', { fatal: true });
 
-  override decode(input?: Parameters<TextDecoder['decode']>[0]): string {
+  decode(input: Uint8Array): string {
     try {
       return this.strict.decode(input);
     } catch {
-      return '\uFFFD'.repeat(input?.byteLength ?? 0);
+      return '\uFFFD'.repeat(input.byteLength);
     }
   }
 }
@@ -289,7 +289,7 @@ export class PretrainedTokenizer {
   }
 
   /** Loads the tokenizer of a Hugging Face model folder (transformers' `AutoTokenizer.from_pretrained(dir)`). */
-  static async fromPretrained(dir: string, options: LoadTokenizerOptions = {}): Promise<PretrainedTokenizer> {
+  static async fromPretrained(dir: PathLike, options: LoadTokenizerOptions = {}): Promise<PretrainedTokenizer> {
     return new PretrainedTokenizer(await readTokenizerFolder(dir), options);
   }
 
@@ -402,6 +402,6 @@ export class PretrainedTokenizer {
 }
 
 /** Loads the tokenizer of a Hugging Face model folder; see {@link PretrainedTokenizer.fromPretrained}. */
-export function loadTokenizer(dir: string, options: LoadTokenizerOptions = {}): Promise<PretrainedTokenizer> {
+export function loadTokenizer(dir: PathLike, options: LoadTokenizerOptions = {}): Promise<PretrainedTokenizer> {
   return PretrainedTokenizer.fromPretrained(dir, options);
 }

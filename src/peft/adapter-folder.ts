@@ -3,14 +3,13 @@
  * (float32, metadata {"format": "pt"}, keys `base_model.model.<path>.miss_block` /
  * `.bone_block` / `.lora_A.weight` — the in-memory name without the adapter name). The default
  * adapter lives in the folder itself, others in subfolders named after them. The tensors come from
- * and go to PeftModel.state() / loadState(); this file does the files.
+ * and go to PeftModel.state() / loadState(); this file does the files: as named byte arrays
+ * (`adapterFiles`, for a download or a memory file system) and in folders of any FileSystem.
  */
-import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Tensor, realize } from '../engine/index.ts';
-import { writeTextAtomically } from '../io/atomic.ts';
+import { fileDataBytes, pathRef, type FileData, type PathLike, type PathRef } from '../io/file-system.ts';
 import type { JsonValue } from '../io/json.ts';
-import { readSafetensors, writeSafetensors, type SafetensorsTensor } from '../io/safetensors.ts';
+import { readSafetensors, serializeSafetensors, type SafetensorsTensor } from '../io/safetensors.ts';
 import { PeftError } from './errors.ts';
 import { PeftModel, type AdaptableModel } from './peft-model.ts';
 import { configFromJSON } from './registry.ts';
@@ -20,15 +19,16 @@ export const ADAPTER_CONFIG_NAME = 'adapter_config.json';
 export const ADAPTER_WEIGHTS_NAME = 'adapter_model.safetensors';
 
 /** Where one adapter of a saved PeftModel lives. */
-export function adapterDir(dir: string, adapterName: string): string {
-  return adapterName === 'default' ? dir : join(dir, adapterName);
+export function adapterDir(dir: PathLike, adapterName: string): PathRef {
+  return adapterName === 'default' ? pathRef(dir) : pathRef(dir).child(adapterName);
 }
 
-export async function readAdapterConfigJson(dir: string): Promise<Record<string, JsonValue>> {
-  const path = join(dir, ADAPTER_CONFIG_NAME);
+export async function readAdapterConfigJson(dir: PathLike): Promise<Record<string, JsonValue>> {
+  const file = pathRef(dir).child(ADAPTER_CONFIG_NAME);
+  const path = file.path;
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = await file.readText();
   } catch (e) {
     throw new PeftError(`${path}: cannot read the adapter config (${(e as Error).message}); expected a PEFT adapter folder with ${ADAPTER_CONFIG_NAME} and ${ADAPTER_WEIGHTS_NAME}`, { cause: e });
   }
@@ -58,27 +58,56 @@ function savedConfig(peft: PeftModel, config: PeftConfig): PeftConfig {
   return configFromJSON(json, () => undefined);
 }
 
+/**
+ * One adapter's two files as save_pretrained writes them (weights first: see savePeftModel). The
+ * weights are pieces that view the tensors' memory (serializeSafetensors).
+ */
+export async function adapterFileData(peft: PeftModel, adapterName: string): Promise<Map<string, FileData>> {
+  const config = peft.peftConfig.get(adapterName);
+  if (!config) throw new PeftError(`Adapter ${adapterName} does not exist (adapters: ${[...peft.peftConfig.keys()].join(', ')})`);
+  const state = peft.state(adapterName);
+  await realize([...state.values()]);
+  const tensors = new Map<string, SafetensorsTensor>();
+  for (const [key, t] of state) {
+    const f32 = t.dtype === 'float32' ? t : await t.cast('float32').realize();
+    tensors.set(key, { dtype: 'F32', shape: [...f32.shape], data: f32.storage as Float32Array });
+  }
+  return new Map<string, FileData>([
+    [ADAPTER_WEIGHTS_NAME, serializeSafetensors(tensors, { format: 'pt' }, ADAPTER_WEIGHTS_NAME)],
+    [ADAPTER_CONFIG_NAME, savedConfig(peft, config).toJSONString()],
+  ]);
+}
+
+/**
+ * An adapter (default: the active one) as the named byte arrays of its folder,
+ * `adapter_model.safetensors` and `adapter_config.json`: what a browser offers for download.
+ */
+export async function adapterFiles(peft: PeftModel, adapterName: string = peft.activeAdapter): Promise<Map<string, Uint8Array>> {
+  return new Map([...(await adapterFileData(peft, adapterName))].map(([name, data]) => [name, fileDataBytes(data)]));
+}
+
 /** Write each adapter (default: all) as PEFT does. Returns the folders written. */
-export async function savePeftModel(peft: PeftModel, dir: string, opts: { selectedAdapters?: readonly string[] } = {}): Promise<string[]> {
+export async function savePeftModel(peft: PeftModel, dir: PathLike, opts: { selectedAdapters?: readonly string[] } = {}): Promise<string[]> {
   const names = opts.selectedAdapters ?? [...peft.peftConfig.keys()];
   const written: string[] = [];
   for (const name of names) {
-    const config = peft.peftConfig.get(name);
-    if (!config) throw new PeftError(`Adapter ${name} does not exist (adapters: ${[...peft.peftConfig.keys()].join(', ')})`);
-    const state = peft.state(name);
-    await realize([...state.values()]);
-    const tensors = new Map<string, SafetensorsTensor>();
-    for (const [key, t] of state) {
-      const f32 = t.dtype === 'float32' ? t : await t.cast('float32').realize();
-      tensors.set(key, { dtype: 'F32', shape: [...f32.shape], data: f32.storage as Float32Array });
-    }
+    const files = await adapterFileData(peft, name);
     const out = adapterDir(dir, name);
-    await mkdir(out, { recursive: true });
-    await writeSafetensors(join(out, ADAPTER_WEIGHTS_NAME), tensors, { format: 'pt' });
-    await writeTextAtomically(join(out, ADAPTER_CONFIG_NAME), savedConfig(peft, config).toJSONString());
-    written.push(out);
+    await out.makeFolder();
+    // Weights first: a folder whose write failed half way keeps its old config with the new weights' names.
+    for (const [file, data] of files) await writeAdapterFile(out.child(file), data);
+    written.push(out.path);
   }
   return written;
+}
+
+async function writeAdapterFile(file: PathRef, data: FileData): Promise<void> {
+  try {
+    await file.write(data);
+  } catch (e) {
+    const message = (e as Error).message;
+    throw new PeftError(message.startsWith(file.path) ? message : `${file.path}: could not write: ${message}`, { cause: e });
+  }
 }
 
 export interface LoadAdapterOptions {
@@ -100,17 +129,18 @@ export function adapterTensor(t: SafetensorsTensor, key: string, file: string): 
 }
 
 /** An adapter file's tensors, keyed as saved. */
-export async function readAdapterTensors(file: string): Promise<Map<string, Tensor>> {
+export async function readAdapterTensors(file: PathLike): Promise<Map<string, Tensor>> {
   const { tensors } = await readSafetensors(file);
-  return new Map([...tensors].map(([key, t]) => [key, adapterTensor(t, key, file)]));
+  return new Map([...tensors].map(([key, t]) => [key, adapterTensor(t, key, String(file))]));
 }
 
 /** Both files are read and checked before the model is touched. */
-async function readAdapter(dir: string, isTrainable: boolean, warn: (m: string) => void): Promise<{ config: PeftConfig; tensors: Map<string, Tensor>; file: string }> {
-  const config = configFromJSON(await readAdapterConfigJson(dir), warn, join(dir, ADAPTER_CONFIG_NAME));
+async function readAdapter(dir: PathLike, isTrainable: boolean, warn: (m: string) => void): Promise<{ config: PeftConfig; tensors: Map<string, Tensor>; file: string }> {
+  const folder = pathRef(dir);
+  const config = configFromJSON(await readAdapterConfigJson(folder), warn, folder.child(ADAPTER_CONFIG_NAME).path);
   config.inferenceMode = !isTrainable;
-  const file = join(dir, ADAPTER_WEIGHTS_NAME);
-  return { config, tensors: await readAdapterTensors(file), file };
+  const file = folder.child(ADAPTER_WEIGHTS_NAME);
+  return { config, tensors: await readAdapterTensors(file), file: file.path };
 }
 
 async function loadTensors(peft: PeftModel, file: string, tensors: Map<string, Tensor>, adapterName: string, warn: (m: string) => void): Promise<void> {
@@ -120,7 +150,7 @@ async function loadTensors(peft: PeftModel, file: string, tensors: Map<string, T
 }
 
 /** Read an adapter folder into `peft` under `adapterName` (PEFT's load_adapter). */
-export async function loadAdapterInto(peft: PeftModel, dir: string, adapterName: string, opts: LoadAdapterOptions = {}): Promise<void> {
+export async function loadAdapterInto(peft: PeftModel, dir: PathLike, adapterName: string, opts: LoadAdapterOptions = {}): Promise<void> {
   const warn = opts.warn ?? peft.warn;
   const { config, tensors, file } = await readAdapter(dir, opts.isTrainable ?? false, warn);
   peft.addAdapter(adapterName, config);
@@ -128,7 +158,7 @@ export async function loadAdapterInto(peft: PeftModel, dir: string, adapterName:
 }
 
 /** PEFT's PeftModel.from_pretrained: wrap `model` with the adapter saved in `dir`. */
-export async function peftFromPretrained<M extends AdaptableModel>(model: M, dir: string, opts: LoadAdapterOptions = {}): Promise<PeftModel<M>> {
+export async function peftFromPretrained<M extends AdaptableModel>(model: M, dir: PathLike, opts: LoadAdapterOptions = {}): Promise<PeftModel<M>> {
   const adapterName = opts.adapterName ?? 'default';
   const warn = opts.warn ?? ((m: string) => console.warn(m));
   const { config, tensors, file } = await readAdapter(dir, opts.isTrainable ?? false, warn);

@@ -4,6 +4,7 @@
  * (`base_model.model.<path>`) so that checkpoint keys line up with Python PEFT's.
  */
 import { Tensor } from '../engine/index.ts';
+import type { PathLike } from '../io/file-system.ts';
 import { Linear, Module, type Parameter } from '../nn/index.ts';
 import { loadAdapterInto, peftFromPretrained, savePeftModel, type LoadAdapterOptions } from './adapter-folder.ts';
 import type { PeftConfig } from './config.ts';
@@ -239,17 +240,17 @@ export class PeftModel<M extends AdaptableModel = AdaptableModel> extends Module
   // ---- adapter folders (PEFT's format; see adapter-folder.ts) ------------------------------------
 
   /** Write adapter_config.json + adapter_model.safetensors per adapter (others in subfolders). */
-  async savePretrained(dir: string, opts: { selectedAdapters?: readonly string[] } = {}): Promise<string[]> {
+  async savePretrained(dir: PathLike, opts: { selectedAdapters?: readonly string[] } = {}): Promise<string[]> {
     return savePeftModel(this, dir, opts);
   }
 
   /** Load another adapter folder next to the existing adapters (inactive until setAdapter). */
-  async loadAdapter(dir: string, adapterName: string, opts: Omit<LoadAdapterOptions, 'adapterName'> = {}): Promise<void> {
+  async loadAdapter(dir: PathLike, adapterName: string, opts: Omit<LoadAdapterOptions, 'adapterName'> = {}): Promise<void> {
     return loadAdapterInto(this, dir, adapterName, opts);
   }
 
   /** PEFT's PeftModel.from_pretrained: `model` with the adapter saved in `dir` (frozen unless isTrainable). */
-  static async fromPretrained<M extends AdaptableModel>(model: M, dir: string, opts: LoadAdapterOptions = {}): Promise<PeftModel<M>> {
+  static async fromPretrained<M extends AdaptableModel>(model: M, dir: PathLike, opts: LoadAdapterOptions = {}): Promise<PeftModel<M>> {
     return peftFromPretrained(model, dir, opts);
   }
 

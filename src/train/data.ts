@@ -11,6 +11,7 @@
  * const evalData = makeBatches(held, { batchSize: 8, padTokenId: tokenizer.padTokenId!, maxLength: 512, shuffle: false });
  * ```
  */
+import type { PathLike } from '../io/file-system.ts';
 import { readExamples, type ExampleFormat } from './data/examples.ts';
 import { tokenizeExamples, type DatasetTokenizer, type TokenizeOptions, type TokenizedDataset } from './data/tokenize.ts';
 
@@ -37,7 +38,7 @@ export interface LoadedDataset extends TokenizedDataset {
 }
 
 /** Reads a JSONL training file (one format per file) and tokenizes it; errors name the file and line. */
-export async function loadJsonlDataset(file: string, tokenizer: DatasetTokenizer, options: TokenizeOptions = {}): Promise<LoadedDataset> {
+export async function loadJsonlDataset(file: PathLike, tokenizer: DatasetTokenizer, options: TokenizeOptions = {}): Promise<LoadedDataset> {
   const examples = await readExamples(file);
-  return { file, format: examples[0]!.format, ...tokenizeExamples(examples, tokenizer, options) };
+  return { file: String(file), format: examples[0]!.format, ...tokenizeExamples(examples, tokenizer, options) };
 }

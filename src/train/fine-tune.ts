@@ -4,6 +4,7 @@
  * makes the length-grouped batches; `fineTune` runs the Trainer into an output folder, which ends
  * with a checkpoint (so that a longer run can resume it) and the adapter in PEFT's format.
  */
+import type { PathLike } from '../io/file-system.ts';
 import type { CausalLM } from '../models/index.ts';
 import type { PeftModel } from '../peft/index.ts';
 import {
@@ -13,9 +14,9 @@ import { Trainer, type TrainData, type TrainerOptions, type TrainResult } from '
 
 export interface TrainingDataOptions {
   /** The training JSONL file. */
-  data: string;
+  data: PathLike;
   /** An evaluation JSONL file (or evalFraction). */
-  eval?: string;
+  eval?: PathLike;
   /** Hold out this share of `data` for evaluation instead. */
   evalFraction?: number;
   maxLength: number;
@@ -54,7 +55,7 @@ export async function prepareTrainingData(tokenizer: DatasetTokenizer, o: Traini
  * Train `peft` on `train` with checkpoints in `outputDir`, then write a final checkpoint (a run
  * that completed can be resumed with a larger maxSteps) and the adapter itself into `outputDir`.
  */
-export async function fineTune(peft: PeftModel<CausalLM>, train: TrainData, options: TrainerOptions & { outputDir: string }): Promise<TrainResult> {
+export async function fineTune(peft: PeftModel<CausalLM>, train: TrainData, options: TrainerOptions & { outputDir: PathLike }): Promise<TrainResult> {
   const trainer = new Trainer(peft, train, options);
   const run = await trainer.run();
   if (run.reason === 'completed' && run.step > 0) await trainer.saveCheckpoint();

@@ -2,15 +2,15 @@
  * Training checkpoints: everything needed to continue a run exactly, each part as its owner gives
  * it — the adapter (PeftModel.savePretrained: PEFT's format, usable on its own), the optimizer
  * (its state(): step and buffers, one safetensors tensor `<buffer>.<parameter name>` each), and the
- * Trainer's own position, history and RNG state. A checkpoint is written into a temporary folder
- * and renamed into place, so a run killed at any moment leaves only complete checkpoints behind.
+ * Trainer's own position, history and RNG state. A checkpoint is a set of named files
+ * (`checkpointFiles`), written as one folder by the file system (in Node: into a temporary folder
+ * renamed into place), so a run killed at any moment leaves only complete checkpoints behind; a
+ * browser keeps them in a memory file system.
  */
-import { mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Tensor, realize } from '../engine/index.ts';
-import { writeTextAtomically } from '../io/atomic.ts';
-import { readSafetensors, writeSafetensors, type SafetensorsTensor } from '../io/safetensors.ts';
-import { ADAPTER_WEIGHTS_NAME, readAdapterTensors, type PeftModel } from '../peft/index.ts';
+import { pathRef, type FileData, type PathLike, type PathRef } from '../io/file-system.ts';
+import { readSafetensors, serializeSafetensors, type SafetensorsTensor } from '../io/safetensors.ts';
+import { ADAPTER_WEIGHTS_NAME, adapterFileData, readAdapterTensors, type PeftModel } from '../peft/index.ts';
 import type { OptimizerState } from './optim.ts';
 
 export const TRAINER_STATE_NAME = 'trainer_state.json';
@@ -54,12 +54,16 @@ export function checkpointName(step: number): string {
   return `checkpoint-${step}`;
 }
 
-export async function writeCheckpoint(runDir: string, parts: CheckpointParts): Promise<string> {
-  const final = join(runDir, checkpointName(parts.trainer.step));
-  const temp = `${final}.tmp-${process.pid}`;
-  await rm(temp, { recursive: true, force: true });
-  await mkdir(temp, { recursive: true });
-  await parts.peft.savePretrained(temp);
+/**
+ * A checkpoint's files: every adapter as savePretrained writes it (the default one at the top, others
+ * in subfolders), optimizer.safetensors and trainer_state.json. Tensor bytes are views, not copies.
+ */
+export async function checkpointFiles(parts: CheckpointParts): Promise<Map<string, FileData>> {
+  const files = new Map<string, FileData>();
+  for (const adapter of parts.peft.peftConfig.keys()) {
+    const prefix = adapter === 'default' ? '' : `${adapter}/`;
+    for (const [name, data] of await adapterFileData(parts.peft, adapter)) files.set(`${prefix}${name}`, data);
+  }
   const named = new Map<string, Tensor>();
   for (const [buffer, list] of Object.entries(parts.optimizer.buffers)) {
     list.forEach((t, i) => { if (t) named.set(`${buffer}.${parts.paramNames[i]}`, t); });
@@ -67,24 +71,34 @@ export async function writeCheckpoint(runDir: string, parts: CheckpointParts): P
   await realize([...named.values()]);
   const tensors = new Map<string, SafetensorsTensor>();
   for (const [k, t] of named) tensors.set(k, { dtype: 'F32', shape: [...t.shape], data: t.storage as Float32Array });
-  await writeSafetensors(join(temp, OPTIMIZER_NAME), tensors, { format: 'bone-peft', step: String(parts.optimizer.step) });
-  await writeTextAtomically(join(temp, TRAINER_STATE_NAME), JSON.stringify(parts.trainer, null, 2));
-  await rm(final, { recursive: true, force: true });
-  await rename(temp, final);
-  return final;
+  files.set(OPTIMIZER_NAME, serializeSafetensors(tensors, { format: 'bone-peft', step: String(parts.optimizer.step) }, OPTIMIZER_NAME));
+  files.set(TRAINER_STATE_NAME, JSON.stringify(parts.trainer, null, 2));
+  return files;
+}
+
+/** Writes the checkpoint folder `checkpoint-<step>` into `runDir`, replacing one of that step; returns its path. */
+export async function writeCheckpoint(runDir: PathLike, parts: CheckpointParts): Promise<string> {
+  const final = pathRef(runDir).child(checkpointName(parts.trainer.step));
+  await final.writeFolder(await checkpointFiles(parts));
+  return final.path;
 }
 
 /** The newest complete checkpoint in a run folder, or null. */
-export async function latestCheckpoint(runDir: string): Promise<string | null> {
+export async function latestCheckpoint(runDir: PathLike): Promise<string | null> {
+  return (await latestCheckpointRef(runDir))?.path ?? null;
+}
+
+export async function latestCheckpointRef(runDir: PathLike): Promise<PathRef | null> {
+  const dir = pathRef(runDir);
   let names: string[];
   try {
-    names = await readdir(runDir);
+    names = await dir.list();
   } catch {
     return null;
   }
   const steps = names.map((n) => /^checkpoint-(\d+)$/.exec(n)).filter((m): m is RegExpExecArray => m !== null).map((m) => Number(m[1]));
   if (steps.length === 0) return null;
-  return join(runDir, checkpointName(Math.max(...steps)));
+  return dir.child(checkpointName(Math.max(...steps)));
 }
 
 /** What restoring a run needs from a checkpoint: the adapter's tensors (saved keys), the optimizer's state and the Trainer's. */
@@ -95,9 +109,10 @@ export interface SavedRun {
 }
 
 /** Read a checkpoint written by writeCheckpoint; the optimizer's buffers are matched to `paramNames` by name. */
-export async function readCheckpoint(dir: string, paramNames: readonly string[], bufferNames: readonly string[]): Promise<SavedRun> {
-  const trainer = JSON.parse(await readFile(join(dir, TRAINER_STATE_NAME), 'utf8')) as TrainerState;
-  const file = join(dir, OPTIMIZER_NAME);
+export async function readCheckpoint(path: PathLike, paramNames: readonly string[], bufferNames: readonly string[]): Promise<SavedRun> {
+  const dir = pathRef(path);
+  const trainer = JSON.parse(await dir.child(TRAINER_STATE_NAME).readText()) as TrainerState;
+  const file = dir.child(OPTIMIZER_NAME);
   const { tensors } = await readSafetensors(file);
   const buffers: OptimizerState['buffers'] = {};
   for (const buffer of bufferNames) {
@@ -107,12 +122,13 @@ export async function readCheckpoint(dir: string, paramNames: readonly string[],
       return t ? Tensor.fromData(t.data, t.shape) : null;
     });
   }
-  return { adapter: await readAdapterTensors(join(dir, ADAPTER_WEIGHTS_NAME)), optimizer: { step: trainer.step, buffers }, trainer };
+  return { adapter: await readAdapterTensors(dir.child(ADAPTER_WEIGHTS_NAME)), optimizer: { step: trainer.step, buffers }, trainer };
 }
 
 /** Delete all but the newest `keep` checkpoints. */
-export async function pruneCheckpoints(runDir: string, keep: number): Promise<void> {
-  const names = (await readdir(runDir)).filter((n) => /^checkpoint-\d+$/.test(n));
+export async function pruneCheckpoints(runDir: PathLike, keep: number): Promise<void> {
+  const dir = pathRef(runDir);
+  const names = (await dir.list()).filter((n) => /^checkpoint-\d+$/.test(n));
   const sorted = names.sort((a, b) => Number(b.split('-')[1]) - Number(a.split('-')[1]));
-  for (const n of sorted.slice(keep)) await rm(join(runDir, n), { recursive: true, force: true });
+  for (const n of sorted.slice(keep)) await dir.child(n).remove();
 }

@@ -8,7 +8,8 @@ import { Tensor, getDefaultGenerator, grad, manualSeed, realize } from '../engin
 import type { CausalLM } from '../models/index.ts';
 import type { PeftModel } from '../peft/index.ts';
 import type { Parameter } from '../nn/index.ts';
-import { latestCheckpoint, pruneCheckpoints, readCheckpoint, writeCheckpoint, type TrainerState } from './trainer-checkpoint.ts';
+import { pathRef, type PathLike } from '../io/file-system.ts';
+import { latestCheckpointRef, pruneCheckpoints, readCheckpoint, writeCheckpoint, type TrainerState } from './trainer-checkpoint.ts';
 import { AdamW, SGD, clipGradNorm, type ParamGroup } from './optim.ts';
 import { lrMultiplier, type ScheduleName } from './schedule.ts';
 
@@ -48,8 +49,8 @@ export interface TrainerOptions {
   evalData?: TrainData;
   /** Evaluate every N optimizer steps (and at the end) when evalData is given. */
   evalEvery?: number;
-  /** Folder for checkpoints; none are written without it. */
-  outputDir?: string;
+  /** Folder for checkpoints (a path, or a PathRef such as a memory file system's); none are written without it. */
+  outputDir?: PathLike;
   saveEvery?: number;
   /** Keep only the newest N checkpoints (default 2). */
   saveTotalLimit?: number;
@@ -214,9 +215,9 @@ export class Trainer {
   }
 
   /** Restore adapter, optimizer, position and RNG from a checkpoint folder. */
-  async restore(dir: string): Promise<void> {
+  async restore(dir: PathLike): Promise<void> {
     const saved = await readCheckpoint(dir, this.params.map(([name]) => name), this.optimizer.bufferNames);
-    const { missing } = await this.peft.loadState(saved.adapter, this.peft.activeAdapter, { where: dir });
+    const { missing } = await this.peft.loadState(saved.adapter, this.peft.activeAdapter, { where: String(dir) });
     if (missing.length) throw new TrainingError(`${dir}: the checkpoint's adapter has no tensor for ${missing.join(', ')}`);
     try {
       this.optimizer.loadState(saved.optimizer);
@@ -236,8 +237,9 @@ export class Trainer {
     manualSeed(o.seed);
     let resumedFrom: string | null = null;
     if (o.resume && o.outputDir) {
-      resumedFrom = await latestCheckpoint(o.outputDir);
-      if (resumedFrom) await this.restore(resumedFrom);
+      const latest = await latestCheckpointRef(pathRef(o.outputDir));
+      if (latest) await this.restore(latest);
+      resumedFrom = latest?.path ?? null;
     }
     const total = this.totalSteps();
     o.onEvent?.({ type: 'start', totalSteps: total, startStep: this.#step, trainable: this.params.reduce((n, [, p]) => n + p.size, 0), resumedFrom });

@@ -16,9 +16,9 @@ import { Tensor } from '../../src/engine/index.ts';
 import { f32ToBf16, f32ToF16 } from '../../src/engine/dtype.ts';
 import { ConfigError, createModelFromConfig, type CausalLM } from '../../src/models/index.ts';
 import {
-  ModelFolderError, hubCacheLocation, loadModel, loadPretrained, parseShardSize, savePretrained,
+  ModelFolderError, loadModel, loadPretrained, parseShardSize, savePretrained,
 } from '../../src/io/model-folder.ts';
-import { looksLikeRepoId } from '../../src/io/hub-cache.ts';
+import { hubCacheLocation, looksLikeRepoId } from '../../src/node/hub-cache.ts';
 import { readSafetensors, readSafetensorsHeader, writeSafetensors, type SafetensorsTensor } from '../../src/io/safetensors.ts';
 import { ROOT, maxAbsDiff } from '../models/helpers.ts';
 

@@ -3,7 +3,7 @@
  * them behind); every other line must be a JSON object, and an error names the file and the
  * 1-based line together with the JSON parser's own message.
  */
-import { readFile } from 'node:fs/promises';
+import { pathRef, type PathLike } from '../../io/file-system.ts';
 import { DatasetError, type ExampleSource } from './errors.ts';
 
 /** A JSON value as JSON.parse returns it. */
@@ -41,10 +41,12 @@ export function parseJsonl(text: string, file: string): JsonlRecord[] {
 }
 
 /** Reads and parses a JSONL file; see {@link parseJsonl}. */
-export async function readJsonl(file: string): Promise<JsonlRecord[]> {
+export async function readJsonl(path: PathLike): Promise<JsonlRecord[]> {
+  const ref = pathRef(path);
+  const file = ref.path;
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await ref.readText();
   } catch (error) {
     throw new DatasetError(`cannot read the dataset: ${(error as Error).message}`, { file, cause: error });
   }

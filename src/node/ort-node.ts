@@ -1,9 +1,9 @@
 /** The onnxruntime-node binding of the Backend interface (CPU execution provider). */
 import { availableParallelism } from 'node:os';
 import type * as Ort from 'onnxruntime-node';
-import type { TypedArray } from '../dtype.ts';
-import { RuntimeUnavailableError } from '../errors.ts';
-import type { Backend, CompileOptions, CompiledGraph, FeedTensor } from './backend.ts';
+import type { TypedArray } from '../engine/dtype.ts';
+import { RuntimeUnavailableError } from '../engine/errors.ts';
+import type { Backend, CompileOptions, CompiledGraph, FeedTensor } from '../engine/runtime/backend.ts';
 
 type OrtModule = typeof Ort;
 

@@ -17,15 +17,9 @@ import { readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 
-/** Where to look, and what for. */
-export interface HubCacheOptions {
-  /** A branch, tag or commit hash; default "main". */
-  revision?: string;
-  /** The hub cache folder, overriding the environment variables. */
-  cacheDir?: string;
-  /** Environment to read HF_HUB_CACHE / HF_HOME / XDG_CACHE_HOME from; default process.env. */
-  env?: Readonly<Record<string, string | undefined>>;
-}
+import type { HubCacheOptions } from '../io/file-system.ts';
+
+export type { HubCacheOptions } from '../io/file-system.ts';
 
 /** The hub cache folder, and the setting it came from (error messages name it). */
 export interface HubCacheLocation {
