@@ -1,6 +1,6 @@
 /** The options that trade training time for memory, shared by `bone train` and `bone bench`. */
 import { setAttentionRecompute, setGradientCheckpointing, type CausalLM } from '../models/index.ts';
-import type { OptionSpec } from './args.ts';
+import type { OptionSpec } from './options.ts';
 
 export const MEMORY_OPTIONS = {
   gradientCheckpointing: {

@@ -8,7 +8,7 @@ import {
   DEFAULT_TARGET_MODULES, methodVariant, methodVariants, variantConfig,
   type ConfigField, type FlagKind, type MethodVariant, type PeftConfig,
 } from '../peft/index.ts';
-import { UsageError, flagName, type OptionSpec } from './args.ts';
+import { UsageError, flagName, type OptionSpec } from './options.ts';
 
 /** The `--method` names, in --help's order. */
 export const METHODS: readonly string[] = methodVariants().map((v) => v.variant.name);

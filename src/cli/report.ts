@@ -4,8 +4,8 @@
  * from the network (no scripts, fonts, stylesheets or images), so it opens anywhere, offline, and
  * can be attached to an issue or archived with the adapter.
  */
-import { writeTextAtomically } from '../node/atomic.ts';
-import { formatCount, formatDuration, formatNumber, formatShort, plural } from './io.ts';
+import { pathRef, type PathLike } from '../io/file-system.ts';
+import { formatCount, formatDuration, formatNumber, formatShort, plural } from './format.ts';
 
 export interface LossPoint {
   step: number;
@@ -274,6 +274,7 @@ export function renderTrainReport(report: TrainReport): string {
   ].filter((line) => line !== '').join('\n') + '\n';
 }
 
-export async function writeTrainReport(path: string, report: TrainReport): Promise<void> {
-  await writeTextAtomically(path, renderTrainReport(report));
+/** Writes the report (atomically, as the file system writes every file). */
+export async function writeTrainReport(path: PathLike, report: TrainReport): Promise<void> {
+  await pathRef(path).write(renderTrainReport(report));
 }

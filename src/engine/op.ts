@@ -26,6 +26,9 @@ export function defineOp<A extends Attrs>(def: OpDef<A>): OpDef<A> {
   return def;
 }
 
+/** V8's (Node's and Chromium's) stack depth setting; other engines ignore it. */
+const V8Error = Error as ErrorConstructor & { stackTraceLimit?: number };
+
 /** Enough frames to reach user code from apply (apply ← ops.x ← Tensor.x ← module ← user). */
 const STACK_DEPTH = 12;
 
@@ -57,10 +60,10 @@ export function apply<A extends Attrs>(op: OpDef<A>, inputs: readonly Tensor[], 
   }
   let origin: Error | null = null;
   if (captureOrigins) {
-    const limit = Error.stackTraceLimit;
-    Error.stackTraceLimit = STACK_DEPTH;
+    const limit = V8Error.stackTraceLimit;
+    V8Error.stackTraceLimit = STACK_DEPTH;
     origin = new Error();
-    Error.stackTraceLimit = limit;
+    V8Error.stackTraceLimit = limit;
   }
   return Tensor.fromNode(op as OpDef, inputs, attrs, out.shape, out.dtype, origin);
 }

@@ -1,7 +1,9 @@
 /**
- * A file system in memory: a map of '/'-separated paths to bytes. A browser tab keeps its
- * checkpoints and the adapter it offers for download here, and tests use it to read and write
- * folders without a disk. Folders exist implicitly (a file's parents) or explicitly (makeFolder).
+ * A file system in memory: a map of '/'-separated paths to bytes, or to blobs (a browser's File
+ * objects, read a slice at a time, so a picked 500 MB checkpoint is never copied whole). A browser
+ * tab keeps its checkpoints and the adapter it offers for download here, a folder the user picked
+ * or dropped is one, and tests use it to read and write folders without a disk. Folders exist
+ * implicitly (a file's parents) or explicitly (makeFolder).
  */
 import {
   PathRef, bytesSource, fileDataBytes, notFoundError, type ByteSource, type EntryKind, type FileData, type FileSystem,
@@ -20,12 +22,33 @@ export function joinSlashPath(dir: string, ...names: string[]): string {
   return parts.join('/');
 }
 
+/** What a file of a memory file system holds: bytes, or a Blob (typed by what is used of it, so the core needs no DOM types). */
+export type MemoryFile = Uint8Array | BlobLike;
+
+export interface BlobLike {
+  readonly size: number;
+  slice(start: number, end: number): { arrayBuffer(): Promise<ArrayBuffer> };
+}
+
+/** Random access to a Blob (a browser File): each read fetches only its slice. */
+export function blobSource(blob: BlobLike): ByteSource {
+  return {
+    size: blob.size,
+    read: async (target, position) => {
+      const part = new Uint8Array(await blob.slice(position, Math.min(blob.size, position + target.length)).arrayBuffer());
+      target.set(part);
+      return part.length;
+    },
+    close: async () => undefined,
+  };
+}
+
 export class MemoryFileSystem implements FileSystem {
   readonly name: string;
-  readonly #files = new Map<string, Uint8Array>();
+  readonly #files = new Map<string, MemoryFile>();
   readonly #folders = new Set<string>();
 
-  constructor(files: Iterable<readonly [string, Uint8Array]> = [], name = 'memory') {
+  constructor(files: Iterable<readonly [string, MemoryFile]> = [], name = 'memory') {
     this.name = name;
     for (const [path, bytes] of files) this.#put(joinSlashPath(path), bytes);
   }
@@ -39,12 +62,12 @@ export class MemoryFileSystem implements FileSystem {
     return new PathRef(this, joinSlashPath(path));
   }
 
-  /** The files under `folder` (all when ''), by path relative to it, in path order. */
-  files(folder = ''): Map<string, Uint8Array> {
+  /** The files under `folder` (all when ''), by path relative to it, in path order; blobs are read. */
+  async files(folder = ''): Promise<Map<string, Uint8Array>> {
     const base = joinSlashPath(folder);
     const prefix = base === '' ? '' : `${base}/`;
-    return new Map([...this.#files].filter(([p]) => p.startsWith(prefix)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([p, bytes]) => [p.slice(prefix.length), bytes]));
+    const entries = [...this.#files].filter(([p]) => p.startsWith(prefix)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return new Map(await Promise.all(entries.map(async ([p, file]) => [p.slice(prefix.length), await contents(file)] as const)));
   }
 
   async kind(path: string): Promise<EntryKind | undefined> {
@@ -54,11 +77,12 @@ export class MemoryFileSystem implements FileSystem {
   }
 
   async open(path: string): Promise<ByteSource> {
-    return bytesSource(this.#file(path, 'open'));
+    const file = this.#file(path, 'open');
+    return file instanceof Uint8Array ? bytesSource(file) : blobSource(file);
   }
 
   async readFile(path: string): Promise<Uint8Array> {
-    return this.#file(path, 'open');
+    return contents(this.#file(path, 'open'));
   }
 
   async list(path: string): Promise<string[]> {
@@ -103,11 +127,11 @@ export class MemoryFileSystem implements FileSystem {
     for (const folder of [...this.#folders]) if (folder.startsWith(prefix)) this.#folders.delete(folder);
   }
 
-  #put(path: string, bytes: Uint8Array): void {
-    this.#files.set(path, bytes);
+  #put(path: string, file: MemoryFile): void {
+    this.#files.set(path, file);
   }
 
-  #file(path: string, action: string): Uint8Array {
+  #file(path: string, action: string): MemoryFile {
     const bytes = this.#files.get(joinSlashPath(path));
     if (!bytes) throw notFoundError(path, action);
     return bytes;
@@ -120,6 +144,10 @@ export class MemoryFileSystem implements FileSystem {
     for (const entry of this.#folders) if (entry.startsWith(prefix)) return true;
     return false;
   }
+}
+
+async function contents(file: MemoryFile): Promise<Uint8Array> {
+  return file instanceof Uint8Array ? file : new Uint8Array(await file.slice(0, file.size).arrayBuffer());
 }
 
 /** A memory file system, optionally filled with files (path → bytes or text). */

@@ -152,7 +152,7 @@ export async function readTokenizerFolder(path: PathLike): Promise<TokenizerFold
   const tokenizerJsonPath = folder.child('tokenizer.json').path;
   const tokenizerJson = await readJsonObjectIfPresent(folder.child('tokenizer.json'));
   if (tokenizerJson === undefined) {
-    const present = await folder.list();
+    const present = await folder.list().catch(() => [] as string[]);
     const slowFiles = ['tokenizer.model', 'vocab.json', 'merges.txt', 'vocab.txt', 'spiece.model'].filter((f) => present.includes(f));
     const hint = slowFiles.length > 0
       ? ` (found ${slowFiles.join(', ')}: convert them to tokenizer.json with transformers' AutoTokenizer.from_pretrained(...).save_pretrained(...))`

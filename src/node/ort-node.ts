@@ -1,30 +1,22 @@
 /** The onnxruntime-node binding of the Backend interface (CPU execution provider). */
 import { availableParallelism } from 'node:os';
 import type * as Ort from 'onnxruntime-node';
-import type { TypedArray } from '../engine/dtype.ts';
 import { RuntimeUnavailableError } from '../engine/errors.ts';
-import type { Backend, CompileOptions, CompiledGraph, FeedTensor } from '../engine/runtime/backend.ts';
+import type { Backend, CompileOptions } from '../engine/runtime/backend.ts';
+import { ortBackend } from '../engine/runtime/ort-backend.ts';
+import { engineSessionOptions } from '../engine/runtime/session-options.ts';
 
 type OrtModule = typeof Ort;
 
 /**
- * The session options every engine graph runs with (the benchmarks start from these too, so that
- * what they time is what the engine runs). BONE_THREADS sets the intra-op thread count.
+ * The session options every engine graph runs with in Node (engineSessionOptions, on the CPU
+ * provider). BONE_THREADS sets the intra-op thread count.
  */
 export function ortSessionOptions(opts: CompileOptions = {}): Ort.InferenceSession.SessionOptions {
   return {
     executionProviders: ['cpu'],
-    graphOptimizationLevel: 'all',
-    executionMode: 'sequential',
     intraOpNumThreads: Number(process.env.BONE_THREADS) || availableParallelism(),
-    interOpNumThreads: 1,
-    enableCpuMemArena: true,
-    enableMemPattern: true,
-    // Only for float64 graphs (float32 ones keep these fusions, which are faster):
-    // MatMulScaleFusion folds `MatMul · c` into FusedMatMul, whose alpha is a float32 attribute,
-    // silently rounding c (e.g. attention's 1/√d); QuickGeluFusion turns x·sigmoid(x) (silu) into
-    // QuickGelu, which has no float64 kernel. The list separator is ';'.
-    ...(opts.float64 ? { extra: { optimization: { disable_specified_optimizers: 'MatMulScaleFusion;QuickGeluFusion' } } } : {}),
+    ...engineSessionOptions(opts),
   };
 }
 
@@ -59,24 +51,5 @@ function ortLoadFailure(specifier: string, error: unknown): string {
 }
 
 export async function createOrtNodeBackend(ort?: OrtModule): Promise<Backend> {
-  const runtime = ort ?? (await loadOrtNode());
-  return {
-    name: 'onnxruntime-node',
-    async compile(model: Uint8Array, opts: CompileOptions = {}): Promise<CompiledGraph> {
-      const session = await runtime.InferenceSession.create(model, ortSessionOptions(opts));
-      return {
-        async run(feeds: Record<string, FeedTensor>, outputNames: readonly string[]): Promise<TypedArray[]> {
-          const ortFeeds: Record<string, Ort.Tensor> = {};
-          for (const [name, f] of Object.entries(feeds)) {
-            ortFeeds[name] = new runtime.Tensor(f.dtype as 'float32', f.data as Float32Array, f.dims);
-          }
-          const result = await session.run(ortFeeds, outputNames as string[]);
-          return outputNames.map((n) => result[n]!.data as TypedArray);
-        },
-        async release(): Promise<void> {
-          await session.release();
-        },
-      };
-    },
-  };
+  return ortBackend('onnxruntime-node', ort ?? (await loadOrtNode()), ortSessionOptions);
 }
