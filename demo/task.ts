@@ -9,7 +9,7 @@ import type { CausalLM } from '../src/models/index.ts';
 import { Linear } from '../src/nn/index.ts';
 import { MissConfig, type PeftModel } from '../src/peft/index.ts';
 import {
-  loadJsonlDataset, makeBatches, readJsonl, type LengthGroupedBatches, type TrainerEvent, type TrainerOptions,
+  loadJsonlDataset, makeBatches, readJsonl, type LengthGroupedBatches, type Trainer, type TrainerEvent, type TrainerOptions,
 } from '../src/train/index.ts';
 import { firstLine, greedyContinuations, isExactMatch } from './answer.ts';
 
@@ -165,4 +165,27 @@ export function trainerOptions(budget: Budget, held: LengthGroupedBatches, onEve
 export function trainableShare(peft: PeftModel<CausalLM>): { trainable: number; share: number } {
   const { trainable } = peft.printTrainableParameters(() => undefined);
   return { trainable, share: trainable / peft.model.numParameters() };
+}
+
+/** The adapter and the optimizer's state after a step, by name (`adapter.<key>`, `m.<param>`, `v.<param>`). */
+export interface Snapshot {
+  step: number;
+  tensors: Record<string, { shape: number[]; data: Float32Array }>;
+}
+
+/**
+ * Takes the tensors at once (call it from the step's event: later steps replace them, never change
+ * them) and reads them afterwards; the browser tests compare the page's with Node's.
+ */
+export function takeSnapshot(step: number, trainer: Trainer): Promise<Snapshot> {
+  const adapter = trainer.peft.state(trainer.peft.activeAdapter);
+  const optimizer = trainer.optimizer.state();
+  const names = trainer.params.map(([name]) => name);
+  const named: [string, { shape: readonly number[]; floats(): Promise<ArrayLike<number>> }][] = [...adapter].map(([key, t]) => [`adapter.${key}`, t]);
+  for (const [buffer, list] of Object.entries(optimizer.buffers)) list.forEach((t, i) => { if (t) named.push([`${buffer}.${names[i]}`, t]); });
+  return (async () => {
+    const tensors: Snapshot['tensors'] = {};
+    for (const [name, t] of named) tensors[name] = { shape: [...t.shape], data: Float32Array.from(await t.floats()) };
+    return { step, tensors };
+  })();
 }

@@ -46,11 +46,9 @@ export interface EvaluationView {
   samples: SampleAnswerView[];
 }
 
-/** The adapter and optimizer state after one step, for the browser tests' comparison with Node. */
-export interface Snapshot {
-  step: number;
-  tensors: Record<string, { shape: number[]; data: Float32Array }>;
-}
+import type { Snapshot } from '../task.ts';
+
+export type { Snapshot } from '../task.ts';
 
 export type FromWorker =
   | { type: 'ready'; methods: string[]; backend: string; numThreads: number; crossOriginIsolated: boolean; ortVersion: string; webgpu: boolean }

@@ -11,10 +11,10 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import { extname, join, normalize, relative, sep } from 'node:path';
+import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { build } from 'esbuild';
+import { bundleForBrowsers } from '../../scripts/browser-build.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const WEB = join(ROOT, 'demo', 'web');
@@ -42,26 +42,9 @@ export const ISOLATION_HEADERS = {
   'Cross-Origin-Resource-Policy': 'same-origin',
 } as const;
 
-/**
- * Bundles page.ts and worker.ts for browsers: ES modules, minified. onnxruntime-web is taken in its
- * build that loads its WebAssembly runtime (.mjs + .wasm) from `wasmPaths` at run time (served
- * under /ort/), not inlined. Returns the bundles' sizes in bytes.
- */
+/** Bundles page.ts and worker.ts for browsers (scripts/browser-build.ts); returns the bundles' sizes in bytes. */
 export async function buildPage(): Promise<Record<string, number>> {
-  const result = await build({
-    entryPoints: [join(WEB, 'page.ts'), join(WEB, 'worker.ts')],
-    outdir: PAGE_DIST,
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    conditions: ['onnxruntime-web-use-extern-wasm'],
-    minify: true,
-    sourcemap: 'linked',
-    metafile: true,
-    logLevel: 'warning',
-  });
-  return Object.fromEntries(Object.entries(result.metafile.outputs).filter(([file]) => file.endsWith('.js')).map(([file, out]) => [relative(PAGE_DIST, join(ROOT, file)), out.bytes]));
+  return bundleForBrowsers([join(WEB, 'page.ts'), join(WEB, 'worker.ts')], PAGE_DIST, { sourcemap: 'linked' });
 }
 
 function fileFor(urlPath: string): string | null {

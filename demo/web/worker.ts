@@ -13,8 +13,8 @@ import {
   prepareTrainingData, readExamples, setBackend, webGpuAvailable,
   type CausalLM, type LengthGroupedBatches, type PathRef, type PeftModel, type PretrainedTokenizer, type TrainerEvent,
 } from '../../src/web/index.ts';
-import { DEFAULT_BUDGET, MAX_LENGTH, evaluate, loadTaskData, trainerOptions, type Budget, type EvalExample } from '../task.ts';
-import type { DataSource, EvaluationView, FromWorker, ModelSource, Snapshot, ToWorker, TrainSettings } from './protocol.ts';
+import { DEFAULT_BUDGET, MAX_LENGTH, evaluate, loadTaskData, takeSnapshot, trainerOptions, type Budget, type EvalExample } from '../task.ts';
+import type { DataSource, EvaluationView, FromWorker, ModelSource, ToWorker, TrainSettings } from './protocol.ts';
 
 const post = (message: FromWorker, transfer: Transferable[] = []): void => (self as unknown as Worker).postMessage(message, transfer);
 
@@ -127,21 +127,10 @@ function onEvent(e: TrainerEvent, snapshotSteps: readonly number[]): void {
     run.tokens += e.tokens;
     post({ type: 'step', step: e.step, totalSteps: e.totalSteps, loss: e.loss, lr: e.lr, tokens: e.tokens, seconds: e.seconds });
     // Taken now, while these are the tensors of this step (later steps replace them, never change them).
-    if (snapshotSteps.includes(e.step)) void postSnapshot(e.step, run.peft.state(run.peft.activeAdapter), run.trainer);
+    if (snapshotSteps.includes(e.step)) void takeSnapshot(e.step, run.trainer).then((snapshot) => post({ type: 'snapshot', snapshot }));
   } else if (e.type === 'eval') {
     post({ type: 'eval', step: e.step, loss: e.evalLoss });
   }
-}
-
-async function postSnapshot(step: number, adapter: Map<string, Tensor>, trainer: Trainer): Promise<void> {
-  const optimizer = trainer.optimizer.state();
-  const names = trainer.params.map(([name]) => name);
-  const tensors: Snapshot['tensors'] = {};
-  for (const [key, t] of adapter) tensors[`adapter.${key}`] = { shape: [...t.shape], data: Float32Array.from(await t.floats()) };
-  for (const [buffer, list] of Object.entries(optimizer.buffers)) {
-    for (const [i, t] of list.entries()) if (t) tensors[`${buffer}.${names[i]}`] = { shape: [...t.shape], data: Float32Array.from(await t.floats()) };
-  }
-  post({ type: 'snapshot', snapshot: { step, tensors } });
 }
 
 /** Runs the trainer to its end or to Stop; at the end, answers again and hands the adapter over. */

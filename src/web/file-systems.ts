@@ -44,8 +44,9 @@ export function urlFileSystem(base?: string): FileSystem {
     name: base ?? 'url',
     join: joinUrl,
     async kind(path: string): Promise<EntryKind | undefined> {
+      if (path.endsWith('/')) return 'folder';
       const response = await fetch(resolveUrl(path), { method: 'HEAD' }).catch(() => undefined);
-      return response?.ok && !path.endsWith('/') ? 'file' : 'folder';
+      return response?.ok ? 'file' : 'folder';
     },
     open: async (path: string): Promise<ByteSource> => bytesSource(await get(path, 'open')),
     readFile: (path: string) => get(path, 'open'),

@@ -51,6 +51,34 @@ export async function webGpuAvailable(): Promise<boolean> {
   }
 }
 
+/** Resolves after the event loop has run its pending tasks: a MessageChannel round trip (no 4 ms timer clamp). */
+function nextTask(): Promise<void> {
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => { channel.port1.close(); resolve(); };
+    channel.port2.postMessage(null);
+  });
+}
+
+/**
+ * Each run first lets the event loop handle what is waiting. onnxruntime-web computes on the
+ * calling thread and settles its promises as microtasks, so a training loop would otherwise never
+ * give a message (the page's Stop) or a UI event its turn. Measured: 0.06 ms per yield in headless
+ * Chromium on the project's machine, against tens of milliseconds for a demo training step.
+ */
+function yieldingBackend(backend: Backend): Backend {
+  return {
+    name: backend.name,
+    async compile(model, opts) {
+      const graph = await backend.compile(model, opts);
+      return {
+        run: async (feeds, outputNames) => { await nextTask(); return graph.run(feeds, outputNames); },
+        release: () => graph.release(),
+      };
+    },
+  };
+}
+
 /**
  * onnxruntime-web's settings are global and fixed at its first session (the WebAssembly module is
  * instantiated once), so this is called once per page or worker, before the first computation.
@@ -69,6 +97,6 @@ export function createOrtWebBackend(options: OrtWebOptions = {}): Backend & { se
     executionProviders: [executionProvider],
     ...engineSessionOptions(opts),
   });
-  const backend = ortBackend(`onnxruntime-web (${executionProvider}, ${numThreads} thread${numThreads === 1 ? '' : 's'})`, ort, sessionOptions);
+  const backend = yieldingBackend(ortBackend(`onnxruntime-web (${executionProvider}, ${numThreads} thread${numThreads === 1 ? '' : 's'})`, ort, sessionOptions));
   return { ...backend, setup: { executionProvider, numThreads, crossOriginIsolated: browser.crossOriginIsolated === true, ortVersion: ort.env.versions.web ?? 'unknown' } };
 }
