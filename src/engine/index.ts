@@ -6,6 +6,6 @@ export { realize, engineStats, clearCompiledGraphs } from './realize.ts';
 export { setBackend, getBackend, type Backend, type CompiledGraph, type FeedTensor } from './runtime/backend.ts';
 export { Generator, manualSeed, getDefaultGenerator } from './random.ts';
 export { EngineError, ShapeError, RuntimeFailure, RuntimeUnavailableError } from './errors.ts';
-export { checkFinite } from './debug.ts';
+export { checkFinite, describeNonFinite, nonFinite, nonFiniteTensors } from './debug.ts';
 export { setCaptureOrigins } from './op.ts';
 export * as ops from './ops/index.ts';

@@ -15,7 +15,7 @@
  */
 import { readdir, readFile, mkdir, stat, unlink } from 'node:fs/promises';
 import { join, resolve, basename, isAbsolute } from 'node:path';
-import { realize, Tensor } from '../engine/index.ts';
+import { describeNonFinite, nonFinite, realize, Tensor } from '../engine/index.ts';
 import { bf16ToF32, f16ToF32 } from '../engine/dtype.ts';
 import type { Parameter } from '../nn/index.ts';
 import { ConfigError, architectureFor, createModelFromConfig, type CausalLM } from '../models/index.ts';
@@ -48,7 +48,13 @@ const LOADABLE_DTYPES = new Set(['F32', 'BF16', 'F16', 'F64']);
 
 // ---- finding the folder ------------------------------------------------------------------------------
 
-export type LoadModelOptions = HubCacheOptions;
+export interface LoadModelOptions extends HubCacheOptions {
+  /**
+   * Load weights that hold NaN or ±Infinity (default false: such a checkpoint is refused, naming the
+   * tensor, since every output of the model would be NaN; true is for inspecting a broken file).
+   */
+  allowNonFinite?: boolean;
+}
 
 /**
  * The folder `pathOrRepoId` names: an existing local folder, else (when it looks like "org/name") the
@@ -81,7 +87,7 @@ export async function resolveModelFolder(pathOrRepoId: string, options: LoadMode
  */
 export async function loadModel(pathOrRepoId: string, options: LoadModelOptions = {}): Promise<CausalLM> {
   const folder = await resolveModelFolder(pathOrRepoId, options);
-  const model = await loadModelFromFolder(folder);
+  const model = await loadModelFromFolder(folder, options.allowNonFinite ?? false);
   model.nameOrPath = pathOrRepoId;
   return model;
 }
@@ -99,22 +105,23 @@ export interface Pretrained {
 /** The model and, when the folder has one, its tokenizer. */
 export async function loadPretrained(pathOrRepoId: string, options: LoadPretrainedOptions = {}): Promise<Pretrained> {
   const folder = await resolveModelFolder(pathOrRepoId, options);
-  const model = await loadModelFromFolder(folder);
+  const model = await loadModelFromFolder(folder, options.allowNonFinite ?? false);
   model.nameOrPath = pathOrRepoId;
   const hasTokenizer = await stat(join(folder, 'tokenizer.json')).then((s) => s.isFile(), () => false);
   const tokenizer = hasTokenizer ? await loadTokenizer(folder, options.tokenizer) : null;
   return { model, tokenizer };
 }
 
-async function loadModelFromFolder(folder: string): Promise<CausalLM> {
+async function loadModelFromFolder(folder: string, allowNonFinite: boolean): Promise<CausalLM> {
   const configPath = join(folder, CONFIG_NAME);
-  const model = createModel(await readConfigJson(folder), configPath);
+  const json = await readConfigJson(folder);
+  const model = createModel(json, configPath);
   const checkpoint = await openCheckpoint(folder);
   try {
-    const plan = planLoad(model, checkpoint, folder);
+    const plan = planLoad(model, checkpoint, folder, json);
     const state = new Map<string, Tensor>();
     for (const { key, source } of plan) {
-      state.set(key, Tensor.fromData(await readAsFloat32(key, source), [...source.entry.shape], 'float32'));
+      state.set(key, Tensor.fromData(await readAsFloat32(key, source, folder, allowNonFinite), [...source.entry.shape], 'float32'));
     }
     model.loadStateDict(state, { strict: true });
   } finally {
@@ -260,7 +267,7 @@ interface LoadStep {
  * One step per parameter of the model, after checking every key: all problems are collected and
  * thrown together, before a single tensor is read, so a wrong 10 GB checkpoint fails in milliseconds.
  */
-function planLoad(model: CausalLM, checkpoint: Checkpoint, folder: string): LoadStep[] {
+function planLoad(model: CausalLM, checkpoint: Checkpoint, folder: string, json: Record<string, unknown>): LoadStep[] {
   const namesOf = new Map<Parameter, string[]>();
   for (const [name, p] of model.namedParameters({ removeDuplicate: false })) {
     const names = namesOf.get(p);
@@ -297,9 +304,12 @@ function planLoad(model: CausalLM, checkpoint: Checkpoint, folder: string): Load
     .filter(([key]) => !known.has(key) && !IGNORED_CHECKPOINT_KEYS.test(key))
     .map(([key, source]) => `${key} in ${where(source)} (shape [${source.entry.shape.join(', ')}])`);
   if (missing.length || unexpected.length || misfits.length) {
-    const list = (title: string, items: string[]): string[] => (items.length ? [`${title} (${items.length}):`, ...limit(items).map((s) => `  ${s}`)] : []);
+    // When config.json explains the misfit (a size left to its default, heads that do not divide), say that first: the lists follow from it.
+    const causes = misfitCauses(json, model, checkpoint);
+    const list = (title: string, items: string[]): string[] => (items.length ? [`${title} (${items.length}):`, ...limit(items, causes.length ? 5 : 20).map((s) => `  ${s}`)] : []);
     throw new ModelFolderError([
       `${folder}: the checkpoint (${checkpoint.files.join(', ')}) does not fit ${model.constructor.name} as config.json describes it`,
+      ...causes.map((c) => `likely cause: ${join(folder, CONFIG_NAME)}: ${c}`),
       ...list('missing weights', missing),
       ...list('unexpected weights', unexpected),
       ...list('weights that do not fit', misfits),
@@ -308,15 +318,50 @@ function planLoad(model: CausalLM, checkpoint: Checkpoint, folder: string): Load
   return plan;
 }
 
+/** Dimensions a config.json must give for its checkpoint, and the checkpoint tensor (and axis) that shows the value. */
+const SIZE_WITNESSES: readonly { key: string; tensor: string; axis: number }[] = [
+  { key: 'hidden_size', tensor: 'model.embed_tokens.weight', axis: 1 },
+  { key: 'vocab_size', tensor: 'model.embed_tokens.weight', axis: 0 },
+  { key: 'intermediate_size', tensor: 'model.layers.0.mlp.gate_proj.weight', axis: 0 },
+];
+
+/**
+ * What in config.json makes the model's shapes differ from the checkpoint's: a size missing from the
+ * file (so the architecture's default was used) that the checkpoint contradicts, a layer count that
+ * differs from the checkpoint's layers, or num_attention_heads that does not divide hidden_size
+ * without a head_dim (transformers then floors the quotient).
+ */
+function misfitCauses(json: Record<string, unknown>, model: CausalLM, checkpoint: Checkpoint): string[] {
+  const c = model.config;
+  const causes: string[] = [];
+  for (const { key, tensor, axis } of SIZE_WITNESSES) {
+    const found = checkpoint.tensors.get(tensor)?.entry.shape[axis];
+    if (key in json || found === undefined || found === c[key]) continue;
+    causes.push(`"${key}" is missing, so ${c.model_type}'s default ${String(c[key])} was used, but the checkpoint's ${tensor} [${checkpoint.tensors.get(tensor)!.entry.shape.join(', ')}] has ${key} ${found}: add "${key}": ${found}`);
+  }
+  const layers = new Set([...checkpoint.tensors.keys()].map((k) => /^model\.layers\.(\d+)\./.exec(k)?.[1]).filter((x) => x !== undefined));
+  if (layers.size > 0 && layers.size !== c.num_hidden_layers) {
+    causes.push(`"num_hidden_layers" is ${'num_hidden_layers' in json ? '' : `missing (so ${c.model_type}'s default `}${c.num_hidden_layers}${'num_hidden_layers' in json ? '' : ' was used)'}, but the checkpoint has ${layers.size} layers: set "num_hidden_layers": ${layers.size}`);
+  }
+  if (!('head_dim' in json) && c.hidden_size % c.num_attention_heads !== 0) {
+    causes.push(`"num_attention_heads" ${c.num_attention_heads} does not divide "hidden_size" ${c.hidden_size}, and there is no "head_dim", so head_dim is ${c.hidden_size} // ${c.num_attention_heads} = ${c.head_dim} (transformers' rule): fix num_attention_heads, or give "head_dim"`);
+  }
+  return causes;
+}
+
 function limit(items: string[], max = 20): string[] {
   return items.length > max ? [...items.slice(0, max), `… and ${items.length - max} more`] : items;
 }
 
 // ---- reading one tensor as float32 --------------------------------------------------------------------------
 
-async function readAsFloat32(key: string, source: TensorSource): Promise<Float32Array> {
+/** A weight with NaN or ±Infinity is refused here, naming it: every output of the model would be NaN. */
+async function readAsFloat32(key: string, source: TensorSource, folder: string, allowNonFinite: boolean): Promise<Float32Array> {
   const tensor = await source.reader.load(key);
-  return toFloat32(tensor, key, source.file);
+  const data = toFloat32(tensor, key, source.file);
+  const bad = allowNonFinite ? null : nonFinite(data);
+  if (bad) throw new ModelFolderError(`${join(folder, source.file)}: tensor ${JSON.stringify(key)} [${source.entry.shape.join(', ')}] holds ${describeNonFinite(bad)}: the checkpoint is broken, and every output of the model would be NaN`);
+  return data;
 }
 
 /** The raw array is dropped by the caller right after this returns, so at most one raw tensor is alive. */

@@ -9,7 +9,7 @@
 import { Tensor, Generator, checkpoint, type Shape } from '../engine/index.ts';
 import {
   Embedding, Linear, Module, ModuleList, RMSNorm, RotaryEmbedding, applyRotaryPosEmb, attention, attentionMask as buildAttentionMask,
-  getActivation, type Activation, type AttentionMask, type TensorModule,
+  activationClassName, getActivation, type Activation, type AttentionMask, type TensorModule,
 } from '../nn/index.ts';
 import { KVCache, type LayerKV } from './cache.ts';
 import type { CausalLM, CausalLMInput, CausalLMOutput } from './causal-lm.ts';
@@ -67,6 +67,8 @@ export class LlamaMLP extends Module {
     this.up_proj = this.registerModule('up_proj', new Linear(config.hidden_size, config.intermediate_size, { bias, ...EMPTY }));
     this.down_proj = this.registerModule('down_proj', new Linear(config.intermediate_size, config.hidden_size, { bias, ...EMPTY }));
     this.act = getActivation(config.hidden_act);
+    // transformers' LlamaMLP holds the activation as a module (`act_fn`): PEFT sees it when it matches target_modules.
+    this.declareAbsentModule('act_fn', activationClassName(config.hidden_act));
   }
 
   forward(x: Tensor): Tensor {
