@@ -5,15 +5,16 @@
  * adapter lives in the folder itself, others in subfolders named after them. The tensors come from
  * and go to PeftModel.state() / loadState(); this file does the files.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Tensor, realize } from '../engine/index.ts';
+import { Tensor, nonFiniteTensors, realize } from '../engine/index.ts';
 import { writeTextAtomically } from '../io/atomic.ts';
 import type { JsonValue } from '../io/json.ts';
 import { readSafetensors, writeSafetensors, type SafetensorsTensor } from '../io/safetensors.ts';
 import { PeftError } from './errors.ts';
-import { PeftModel, type AdaptableModel } from './peft-model.ts';
-import { configFromJSON } from './registry.ts';
+import { modelCardText, writeModelCard, type ModelCardTraining } from './model-card.ts';
+import { PeftModel, savedKey, type AdaptableModel } from './peft-model.ts';
+import { configFromJSON, peftMethodOf, peftMethods } from './registry.ts';
 import type { PeftConfig } from './config.ts';
 
 export const ADAPTER_CONFIG_NAME = 'adapter_config.json';
@@ -58,8 +59,14 @@ function savedConfig(peft: PeftModel, config: PeftConfig): PeftConfig {
   return configFromJSON(json, () => undefined);
 }
 
-/** Write each adapter (default: all) as PEFT does. Returns the folders written. */
-export async function savePeftModel(peft: PeftModel, dir: string, opts: { selectedAdapters?: readonly string[] } = {}): Promise<string[]> {
+export interface SaveAdapterOptions {
+  selectedAdapters?: readonly string[];
+  /** A training run's settings and results, for the README.md model card. */
+  modelCard?: ModelCardTraining;
+}
+
+/** Write each adapter (default: all) as PEFT does, and the README.md model card. Returns the folders written. */
+export async function savePeftModel(peft: PeftModel, dir: string, opts: SaveAdapterOptions = {}): Promise<string[]> {
   const names = opts.selectedAdapters ?? [...peft.peftConfig.keys()];
   const written: string[] = [];
   for (const name of names) {
@@ -78,6 +85,17 @@ export async function savePeftModel(peft: PeftModel, dir: string, opts: { select
     await writeTextAtomically(join(out, ADAPTER_CONFIG_NAME), savedConfig(peft, config).toJSONString());
     written.push(out);
   }
+  // As PEFT, one card in the folder itself, describing the active adapter.
+  const shown = names.includes(peft.activeAdapter) ? peft.activeAdapter : names[0];
+  if (shown !== undefined) {
+    const config = savedConfig(peft, peft.peftConfig.get(shown)!);
+    const state = peft.state(shown);
+    await writeModelCard(dir, modelCardText({
+      method: peftMethodOf(config), config, parameters: [...state.values()].reduce((n, t) => n + t.size, 0),
+      layers: peft.adapterLayers().filter(([, l]) => l.adapterNames().includes(shown)).length,
+      otherAdapters: names.filter((n) => n !== 'default'), training: opts.modelCard,
+    }));
+  }
   return written;
 }
 
@@ -86,6 +104,13 @@ export interface LoadAdapterOptions {
   /** Leave the loaded adapter trainable (default false, as PEFT ≥ 0.18). */
   isTrainable?: boolean;
   warn?: (m: string) => void;
+  /**
+   * Load an adapter whose tensors and adapter layers do not match one to one (a layer without its
+   * tensor keeps its initial values; a tensor that fits no layer is ignored), with a warning, as
+   * PEFT does. Default false: such a file is refused, naming the keys, since merging or generating
+   * with it would silently use a different adapter than the one saved.
+   */
+  allowKeyMismatch?: boolean;
 }
 
 /** A saved tensor as an engine tensor, in the dtype it was saved in (loadState casts to the parameter's). */
@@ -99,24 +124,76 @@ export function adapterTensor(t: SafetensorsTensor, key: string, file: string): 
   }
 }
 
-/** An adapter file's tensors, keyed as saved. */
+/**
+ * An adapter file's tensors, keyed as saved. A tensor with NaN or ±Infinity is refused here, naming
+ * it: such an adapter makes every output NaN (generation then prints nothing), so no caller may use it.
+ */
 export async function readAdapterTensors(file: string): Promise<Map<string, Tensor>> {
   const { tensors } = await readSafetensors(file);
-  return new Map([...tensors].map(([key, t]) => [key, adapterTensor(t, key, file)]));
+  const out = new Map([...tensors].map(([key, t]) => [key, adapterTensor(t, key, file)]));
+  const bad = await nonFiniteTensors(out);
+  if (bad.length) {
+    throw new PeftError(`${file}: the adapter holds non-finite values, so every output it touches would be NaN:\n  ${bad.join('\n  ')}\nA training run that diverged writes such values: train again with a lower learning rate, or use an earlier checkpoint.`);
+  }
+  return out;
+}
+
+/** PEFT's weights file with safe_serialization=False: a PyTorch pickle. */
+export const ADAPTER_PICKLE_NAME = 'adapter_model.bin';
+
+const isFile = (path: string): Promise<boolean> => stat(path).then((s) => s.isFile(), () => false);
+
+/**
+ * Why `dir` has no adapter weights to read, or null when adapter_model.safetensors is there. A
+ * PyTorch pickle (PEFT's safe_serialization=False) gets the one-line conversion: unpickling can
+ * run any code the file holds, so it is never read here.
+ */
+export async function missingAdapterWeights(dir: string): Promise<string | null> {
+  if (await isFile(join(dir, ADAPTER_WEIGHTS_NAME))) return null;
+  if (await isFile(join(dir, ADAPTER_PICKLE_NAME))) {
+    const py = `'${dir.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+    return [
+      `${join(dir, ADAPTER_PICKLE_NAME)}: the adapter's weights are a PyTorch pickle (PEFT's save_pretrained with safe_serialization=False), and there is no ${ADAPTER_WEIGHTS_NAME}.`,
+      'bone-peft does not read pickles: loading one can run any code it contains. Convert it to safetensors once, with Python (torch and safetensors installed):',
+      `  python -c "import torch, safetensors.torch as st; d = ${py}; sd = torch.load(d + '/${ADAPTER_PICKLE_NAME}', weights_only=True); st.save_file({k: v.contiguous() for k, v in sd.items()}, d + '/${ADAPTER_WEIGHTS_NAME}', metadata={'format': 'pt'})"`,
+    ].join('\n');
+  }
+  return `${dir}: no ${ADAPTER_WEIGHTS_NAME} next to ${ADAPTER_CONFIG_NAME}; an adapter folder needs both (PEFT's save_pretrained writes them)`;
 }
 
 /** Both files are read and checked before the model is touched. */
 async function readAdapter(dir: string, isTrainable: boolean, warn: (m: string) => void): Promise<{ config: PeftConfig; tensors: Map<string, Tensor>; file: string }> {
   const config = configFromJSON(await readAdapterConfigJson(dir), warn, join(dir, ADAPTER_CONFIG_NAME));
   config.inferenceMode = !isTrainable;
+  const missing = await missingAdapterWeights(dir);
+  if (missing !== null) throw new PeftError(missing);
   const file = join(dir, ADAPTER_WEIGHTS_NAME);
   return { config, tensors: await readAdapterTensors(file), file };
 }
 
-async function loadTensors(peft: PeftModel, file: string, tensors: Map<string, Tensor>, adapterName: string, warn: (m: string) => void): Promise<void> {
+async function loadTensors(peft: PeftModel, file: string, tensors: Map<string, Tensor>, adapterName: string, opts: { warn: (m: string) => void; allowKeyMismatch: boolean }): Promise<void> {
   const { missing, unexpected } = await peft.loadState(tensors, adapterName, { where: file });
-  if (missing.length) warn(`Found missing adapter keys while loading the checkpoint: [${missing.map((m) => `'${m}'`).join(', ')}]`);
-  if (unexpected.length) warn(`${file}: ignored ${unexpected.length} tensor(s) that match no adapter layer of this model: ${unexpected.slice(0, 10).join(', ')}`);
+  if (missing.length === 0 && unexpected.length === 0) return;
+  if (!opts.allowKeyMismatch) throw new PeftError(keyMismatchMessage(peft, file, adapterName, missing, unexpected));
+  if (missing.length) opts.warn(`Found missing adapter keys while loading the checkpoint: [${missing.map((m) => `'${m}'`).join(', ')}]`);
+  if (unexpected.length) opts.warn(`${file}: ignored ${unexpected.length} tensor(s) that match no adapter layer of this model: ${unexpected.slice(0, 10).join(', ')}`);
+}
+
+const listed = (keys: readonly string[], max = 6): string => (keys.length > max ? `${keys.slice(0, max).join(', ')}, … (${keys.length} in all)` : keys.join(', '));
+
+/** What a file whose keys do not fit its config's layers gets: which keys, the likely reason, and the way to load it anyway. */
+function keyMismatchMessage(peft: PeftModel, file: string, adapterName: string, missing: readonly string[], unexpected: readonly string[]): string {
+  const config = peft.peftConfig.get(adapterName)!;
+  const method = peftMethodOf(config);
+  // Another registered method's prefix in the unused keys: the file and its config disagree on the method.
+  const named = peftMethods().find((m) => m !== method && unexpected.some((k) => k.split('.').some((part) => part.startsWith(m.prefix))));
+  const lines = [`${file}: the tensors do not match the ${method.name} adapter layers that its adapter_config.json (peft_type "${config.peftType}") creates on this model:`];
+  if (missing.length) lines.push(`  ${missing.length} adapter tensor(s) are not in the file: ${listed(missing.map((n) => savedKey(n, method.prefix, adapterName) ?? n))}`);
+  if (unexpected.length) lines.push(`  ${unexpected.length} tensor(s) of the file fit no adapter layer: ${listed(unexpected)}`);
+  if (named) lines.push(`The file's tensors are named as a ${named.name} adapter's (${named.prefix}…), but the config says peft_type "${config.peftType}": the two files do not belong together.`);
+  else lines.push('The file may be incomplete, or made for another base model or another target_modules.');
+  lines.push('Merging or generating with it would use a different adapter than the one saved. To load it anyway (layers without a tensor keep their initial values, as PEFT does with a warning), pass allowKeyMismatch: true.');
+  return lines.join('\n');
 }
 
 /** Read an adapter folder into `peft` under `adapterName` (PEFT's load_adapter). */
@@ -124,7 +201,14 @@ export async function loadAdapterInto(peft: PeftModel, dir: string, adapterName:
   const warn = opts.warn ?? peft.warn;
   const { config, tensors, file } = await readAdapter(dir, opts.isTrainable ?? false, warn);
   peft.addAdapter(adapterName, config);
-  await loadTensors(peft, file, tensors, adapterName, warn);
+  // As PEFT's load_adapter: the new adapter is inactive, and trainable only when asked for.
+  if (opts.isTrainable) peft.setRequiresGrad(adapterName, true);
+  try {
+    await loadTensors(peft, file, tensors, adapterName, { warn, allowKeyMismatch: opts.allowKeyMismatch ?? false });
+  } catch (e) {
+    peft.deleteAdapter(adapterName); // a refused file leaves the model as it was
+    throw e;
+  }
 }
 
 /** PEFT's PeftModel.from_pretrained: wrap `model` with the adapter saved in `dir`. */
@@ -133,6 +217,11 @@ export async function peftFromPretrained<M extends AdaptableModel>(model: M, dir
   const warn = opts.warn ?? ((m: string) => console.warn(m));
   const { config, tensors, file } = await readAdapter(dir, opts.isTrainable ?? false, warn);
   const peft = new PeftModel(model, config, adapterName, { warn });
-  await loadTensors(peft, file, tensors, adapterName, warn);
+  try {
+    await loadTensors(peft, file, tensors, adapterName, { warn, allowKeyMismatch: opts.allowKeyMismatch ?? false });
+  } catch (e) {
+    peft.unload({ keepModulesToSave: false }); // a refused file leaves `model` as it was
+    throw e;
+  }
   return peft;
 }

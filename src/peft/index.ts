@@ -13,6 +13,9 @@ export * from './lora/index.ts';
 export { AdapterLayer } from './tuner-layer.ts';
 export { PeftModel, getPeftModel, savedKey, loadedName, type AdaptableModel, type AdapterConfig } from './peft-model.ts';
 export {
-  savePeftModel, loadAdapterInto, readAdapterConfigJson, readAdapterTensors, adapterDir, ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, type LoadAdapterOptions,
+  savePeftModel, loadAdapterInto, readAdapterConfigJson, readAdapterTensors, adapterDir, missingAdapterWeights, ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, ADAPTER_PICKLE_NAME,
+  type LoadAdapterOptions, type SaveAdapterOptions,
 } from './adapter-folder.ts';
 export { selectTargets, matchModule, DEFAULT_TARGET_MODULES } from './targets.ts';
+export { modelCardText, writeModelCard, MODEL_CARD_NAME, type ModelCardTraining, type ModelCardFacts } from './model-card.ts';
+export { pythonRegex, pythonRegexProblem, PythonRegexError } from './python-regex.ts';

@@ -64,6 +64,8 @@ export interface PeftMethod {
   /** The method this one is an older form of (Bone of MiSS): --help lists it right after that one. */
   readonly legacyOf?: string;
   readonly conversions?: readonly AdapterConversion[];
+  /** Tags PEFT's model card adds for this method (LoRA: "lora"), next to the ones every card has. */
+  readonly modelCardTags?: readonly string[];
 }
 
 const methods = new Map<string, PeftMethod>();

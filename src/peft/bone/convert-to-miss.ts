@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeTextAtomically } from '../../io/atomic.ts';
 import { readSafetensors, writeSafetensors, type SafetensorsTensor } from '../../io/safetensors.ts';
-import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, readAdapterConfigJson } from '../adapter-folder.ts';
+import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, missingAdapterWeights, readAdapterConfigJson } from '../adapter-folder.ts';
 import { pythonJsonDumps } from '../config.ts';
 import { PeftError } from '../errors.ts';
 
@@ -17,6 +17,8 @@ export async function convertBoneToMiss(src: string, dst: string): Promise<{ ten
   if (config.peft_type !== 'BONE') {
     throw new PeftError(`${join(src, ADAPTER_CONFIG_NAME)}: expected peft_type "BONE" to convert, found ${JSON.stringify(config.peft_type)}`);
   }
+  const missing = await missingAdapterWeights(src);
+  if (missing !== null) throw new PeftError(missing);
   const { tensors } = await readSafetensors(join(src, ADAPTER_WEIGHTS_NAME));
   const renamed = new Map<string, SafetensorsTensor>();
   for (const [key, t] of tensors) renamed.set(key.replaceAll('.bone_', '.miss_'), t);
