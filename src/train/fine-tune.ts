@@ -5,7 +5,7 @@
  * with a checkpoint (so that a longer run can resume it) and the adapter in PEFT's format.
  */
 import type { CausalLM } from '../models/index.ts';
-import type { PeftModel } from '../peft/index.ts';
+import type { ModelCardTraining, PeftModel } from '../peft/index.ts';
 import {
   loadJsonlDataset, makeBatches, splitDataset, type DatasetTokenizer, type LengthGroupedBatches, type LoadedDataset, type TokenizedExample,
 } from './data.ts';
@@ -50,14 +50,31 @@ export async function prepareTrainingData(tokenizer: DatasetTokenizer, o: Traini
   return { trainFile, evalFile, trainExamples, evalExamples, trainBatches, evalBatches };
 }
 
+/** The model card's results of a run: how far it got and its last losses. */
+function runResults(run: TrainResult): [string, string][] {
+  const last = run.history.at(-1);
+  const lastEval = [...run.history].reverse().find((h) => h.evalLoss !== undefined)?.evalLoss ?? run.finalEvalLoss;
+  const number = (x: number): string => String(Number(x.toPrecision(4)));
+  return [
+    ['steps', `${run.step} (${run.reason})`],
+    ['first train loss', run.history[0] ? number(run.history[0].loss) : '-'],
+    ['final train loss', last ? number(last.loss) : '-'],
+    ['final eval loss', lastEval === null || lastEval === undefined ? '-' : number(lastEval)],
+  ];
+}
+
 /**
  * Train `peft` on `train` with checkpoints in `outputDir`, then write a final checkpoint (a run
- * that completed can be resumed with a larger maxSteps) and the adapter itself into `outputDir`.
+ * that completed can be resumed with a larger maxSteps) and the adapter itself into `outputDir`,
+ * with a model card that records `modelCard` (the run's data and settings) and the results.
  */
-export async function fineTune(peft: PeftModel<CausalLM>, train: TrainData, options: TrainerOptions & { outputDir: string }): Promise<TrainResult> {
+export async function fineTune(
+  peft: PeftModel<CausalLM>, train: TrainData,
+  options: TrainerOptions & { outputDir: string; modelCard?: Omit<ModelCardTraining, 'results'> },
+): Promise<TrainResult> {
   const trainer = new Trainer(peft, train, options);
   const run = await trainer.run();
   if (run.reason === 'completed' && run.step > 0) await trainer.saveCheckpoint();
-  await peft.savePretrained(options.outputDir);
+  await peft.savePretrained(options.outputDir, { modelCard: { ...options.modelCard, settings: options.modelCard?.settings ?? [], results: runResults(run) } });
   return run;
 }
