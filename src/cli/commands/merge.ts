@@ -7,12 +7,12 @@
 import { copyFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { loadModel, parseShardSize, resolveModelFolder, savePretrained } from '../../io/model-folder.ts';
-import { PeftModel } from '../../peft/index.ts';
 import {
   UsageError, checkOptions, helpText, loadCommandLine, requireOptions, type CommandSyntax, type OptionSpecs, type OptionValues,
 } from '../args.ts';
 import type { Command } from '../command.ts';
-import { formatCount, println, processIO, type CliIO } from '../io.ts';
+import { ADAPTER_LOAD_OPTIONS, loadAdapterForCommand } from '../adapter-load.ts';
+import { formatCount, plural, println, processIO, type CliIO } from '../io.ts';
 import { checkAdapterPath, checkModelPath, checkOutputFolder, isFile } from '../paths.ts';
 
 export const MERGE_OPTIONS = {
@@ -20,6 +20,7 @@ export const MERGE_OPTIONS = {
   adapter: { kind: 'path', required: true, valueName: 'DIR', description: 'the adapter folder (PEFT format, e.g. bone train\'s --out)' },
   out: { kind: 'path', required: true, valueName: 'DIR', description: 'the folder to write the merged model to' },
   maxShardSize: { kind: 'string', valueName: 'SIZE', description: 'split the weights into shards of at most SIZE (e.g. 2GB), as transformers does' },
+  ...ADAPTER_LOAD_OPTIONS,
 } as const satisfies OptionSpecs;
 
 export const mergeSyntax = {
@@ -38,6 +39,8 @@ export interface MergeResult {
   mergedLayers: number;
   /** Files copied from the base folder (tokenizer, generation config). */
   copied: string[];
+  /** The base's tied output embedding was untied (a modules_to_save copy of lm_head was merged). */
+  untiedEmbeddings: boolean;
 }
 
 /** What a model folder has besides config.json and the weights, that a merged folder should carry. */
@@ -65,10 +68,13 @@ export async function runMerge(options: MergeOptions): Promise<MergeResult> {
     throw new UsageError('merge', `--out must be a new folder, found the base model's own folder ${JSON.stringify(options.out)} (its weights would be overwritten)`);
   }
   const warn = (m: string): void => println(io.stderr, `warning: ${m}`);
-  const peft = await PeftModel.fromPretrained(await loadModel(options.model), options.adapter, { warn });
+  const peft = await loadAdapterForCommand(await loadModel(options.model), { ...given, model: options.model, modelFolder: baseFolder, adapter: options.adapter }, warn);
   const mergedLayers = peft.adapterLayers().length;
+  const tiedBefore = peft.model.config.tie_word_embeddings;
   // safeMerge: a merge that produces a non-finite weight fails before writing anything.
   const merged = await peft.mergeAndUnload({ safeMerge: true });
+  // A trained modules_to_save copy of a tied head is untied by the merge (as PEFT does): say so next to the result.
+  const untied = tiedBefore === true && merged.config.tie_word_embeddings === false;
   await savePretrained(merged, options.out, given.maxShardSize === undefined ? {} : { maxShardSize: given.maxShardSize });
   const copied: string[] = [];
   for (const name of COMPANION_FILES) {
@@ -78,8 +84,11 @@ export async function runMerge(options: MergeOptions): Promise<MergeResult> {
     }
   }
   const parameters = merged.numParameters();
-  println(io.stdout, `merged ${mergedLayers} adapter layers of ${options.adapter} into ${options.model}: ${options.out} (${formatCount(parameters)} parameters${copied.length ? `; copied ${copied.join(', ')}` : ''})`);
-  return { out: options.out, parameters, mergedLayers, copied };
+  // The base folder is only read: say where the result went, so that nobody thinks it was changed.
+  println(io.stdout, `wrote the merged model to ${options.out}: ${options.model} with ${plural(mergedLayers, 'adapter layer')} of ${options.adapter} merged in (${formatCount(parameters)} parameters; ${options.model} itself is unchanged)`);
+  if (untied) println(io.stdout, 'the output embedding (lm_head) was untied from the input embedding (embed_tokens): it holds the adapter\'s trained modules_to_save copy, so config.json says "tie_word_embeddings": false');
+  if (copied.length) println(io.stdout, `copied from ${options.model}: ${copied.join(', ')}`);
+  return { out: options.out, parameters, mergedLayers, copied, untiedEmbeddings: untied };
 }
 
 export const mergeCommand: Command = {

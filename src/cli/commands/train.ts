@@ -17,7 +17,7 @@ import { loadPretrained } from '../../io/model-folder.ts';
 import type { CausalLM } from '../../models/index.ts';
 import { getPeftModel, peftMethodOf, type PeftModel } from '../../peft/index.ts';
 import { TRAINER_STATE_NAME, latestCheckpoint, type HistoryRecord } from '../../train/trainer-checkpoint.ts';
-import { DatasetError, type LengthGroupedBatches, type LoadedDataset } from '../../train/data.ts';
+import { DatasetError, describeUnrepresentable, type LengthGroupedBatches, type LoadedDataset } from '../../train/data.ts';
 import { fineTune, prepareTrainingData, type TrainingData } from '../../train/fine-tune.ts';
 import type { TrainerEvent, TrainResult as TrainerRunResult } from '../../train/trainer.ts';
 import {
@@ -223,6 +223,7 @@ async function prepareData(o: ResolvedTrainOptions, tokenizer: PretrainedTokeniz
   log(`data: ${trainExamples.length} training examples${evalBatches ? `, ${evalExamples.length} for evaluation` : ''}; ${plural(trainBatches.batchesPerEpoch, 'batch')} per epoch${truncated ? `; ${plural(truncated, 'example')} truncated to ${o.maxLength} tokens` : ''}`);
   for (const file of [trainFile, evalFile]) {
     for (const skipped of file?.summary.skipped.slice(0, 5) ?? []) warn(`skipped ${skipped.source ? `${skipped.source.file}:${skipped.source.line}` : 'an example'}: ${skipped.reason}`);
+    if (file && file.summary.unrepresentable.occurrences > 0) warn(describeUnrepresentable(file.file, file.summary.unrepresentable));
   }
   return { ...data, totalSteps };
 }
@@ -276,6 +277,7 @@ export async function runTrain(options: TrainOptions): Promise<TrainResult> {
       lr: o.lr, schedule: o.schedule, warmupSteps: o.warmupSteps, maxSteps: totalSteps, gradientAccumulationSteps: o.gradAccum,
       weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm, evalData: evalBatches, evalEvery, outputDir: o.out,
       saveEvery: o.saveEvery, saveTotalLimit: o.keepCheckpoints, resume: o.resume ?? false, seed: o.seed, signal: controller.signal, settings,
+      modelCard: { data: `${o.data}: ${plural(data.trainExamples.length, `${data.trainFile.format} example`)}`, settings: settingsRows(o) },
       onEvent: (e) => {
         if (e.type === 'start') ({ resumedFrom, startStep } = e);
         if (e.type === 'step') { tokens += e.tokens; stepSeconds += e.seconds; }
