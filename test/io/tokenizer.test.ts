@@ -357,6 +357,12 @@ describe('chatml fixture (SmolLM2-like)', () => {
     assert.equal(assistantText, 'A1<|im_end|>\nA2<|im_end|>\n');
   });
 
+  it("strips the characters Python's str.strip(chars) does, not whitespace", async () => {
+    const tokenizer = await loadTokenizer(dir);
+    const template = "{{ '\\n  x  \\n'.lstrip('\\n') }}|{{ 'xxaxx'.strip('x') }}|{{ ' a '.rstrip() }}|{{ '\\n b\\n'.strip('\\n ') }}";
+    assert.equal(tokenizer.applyChatTemplate(conversation, { chatTemplate: template, tokenize: false }), '  x  \n|a| a|b');
+  });
+
   it('finds the turns of a template that does not render prefixes as prefixes', async () => {
     const tokenizer = await loadTokenizer(dir);
     // The count changes with every message, so no shorter conversation renders as a prefix of this one.
