@@ -46,8 +46,9 @@ function hasPart(section: unknown, type: string): boolean {
 export function tokenSpelling(tokenizerJson: Readonly<Record<string, unknown>>): TokenSpelling {
   const { pre_tokenizer: pre, decoder, normalizer } = tokenizerJson;
   if (hasPart(pre, 'ByteLevel') || hasPart(decoder, 'ByteLevel')) return 'byte-level';
-  if (hasPart(pre, 'Metaspace') || hasPart(decoder, 'Metaspace') || JSON.stringify([normalizer, decoder]).includes('\u2581')
-    || JSON.stringify([normalizer, decoder]).includes('▁')) return 'metaspace';
+  if (hasPart(pre, 'Metaspace') || hasPart(decoder, 'Metaspace') || JSON.stringify([normalizer, decoder]).includes('\u2581')) {
+    return 'metaspace';
+  }
   return 'plain';
 }
 
