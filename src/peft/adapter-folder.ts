@@ -8,7 +8,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Tensor, realize } from '../engine/index.ts';
-import { writeTextAtomically } from '../io/atomic.ts';
+import { recoverFolderWrites, writeFolderAtomically, writeTextAtomically } from '../io/atomic.ts';
 import type { JsonValue } from '../io/json.ts';
 import { readSafetensors, writeSafetensors, type SafetensorsTensor } from '../io/safetensors.ts';
 import { PeftError } from './errors.ts';
@@ -58,8 +58,11 @@ function savedConfig(peft: PeftModel, config: PeftConfig): PeftConfig {
   return configFromJSON(json, () => undefined);
 }
 
-/** Write each adapter (default: all) as PEFT does. Returns the folders written. */
-export async function savePeftModel(peft: PeftModel, dir: string, opts: { selectedAdapters?: readonly string[] } = {}): Promise<string[]> {
+/**
+ * Write the adapters' files (default: all) into `dir`, a folder that holds nothing of them yet: the
+ * default adapter in `dir`, each other one in `dir/<name>`. Returns the folders written.
+ */
+export async function writeAdapterFiles(peft: PeftModel, dir: string, opts: { selectedAdapters?: readonly string[] } = {}): Promise<string[]> {
   const names = opts.selectedAdapters ?? [...peft.peftConfig.keys()];
   const written: string[] = [];
   for (const name of names) {
@@ -79,6 +82,17 @@ export async function savePeftModel(peft: PeftModel, dir: string, opts: { select
     written.push(out);
   }
   return written;
+}
+
+/**
+ * Write each adapter (default: all) as PEFT's save_pretrained does, in one atomic step: the folder
+ * is the old adapter or the new one at every moment (writeFolderAtomically), and whatever else it
+ * holds (a run's checkpoints, other adapters, the user's files) is kept. Returns the folders written.
+ */
+export async function savePeftModel(peft: PeftModel, dir: string, opts: { selectedAdapters?: readonly string[] } = {}): Promise<string[]> {
+  const names = opts.selectedAdapters ?? [...peft.peftConfig.keys()];
+  await writeFolderAtomically(dir, (temp) => writeAdapterFiles(peft, temp, opts), { overwrite: true, keepOthers: true });
+  return names.map((name) => adapterDir(dir, name));
 }
 
 export interface LoadAdapterOptions {
@@ -107,6 +121,8 @@ export async function readAdapterTensors(file: string): Promise<Map<string, Tens
 
 /** Both files are read and checked before the model is touched. */
 async function readAdapter(dir: string, isTrainable: boolean, warn: (m: string) => void): Promise<{ config: PeftConfig; tensors: Map<string, Tensor>; file: string }> {
+  // A writer killed while replacing this folder left the old and the new one beside it: finish that first.
+  for (const line of await recoverFolderWrites(dir).catch((e: Error) => [`could not finish an interrupted write of ${dir}: ${e.message}`])) warn(line);
   const config = configFromJSON(await readAdapterConfigJson(dir), warn, join(dir, ADAPTER_CONFIG_NAME));
   config.inferenceMode = !isTrainable;
   const file = join(dir, ADAPTER_WEIGHTS_NAME);

@@ -13,6 +13,6 @@ export * from './lora/index.ts';
 export { AdapterLayer } from './tuner-layer.ts';
 export { PeftModel, getPeftModel, savedKey, loadedName, type AdaptableModel, type AdapterConfig } from './peft-model.ts';
 export {
-  savePeftModel, loadAdapterInto, readAdapterConfigJson, readAdapterTensors, adapterDir, ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, type LoadAdapterOptions,
+  savePeftModel, writeAdapterFiles, loadAdapterInto, readAdapterConfigJson, readAdapterTensors, adapterDir, ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, type LoadAdapterOptions,
 } from './adapter-folder.ts';
 export { selectTargets, matchModule, DEFAULT_TARGET_MODULES } from './targets.ts';

@@ -4,6 +4,8 @@
  * makes the length-grouped batches; `fineTune` runs the Trainer into an output folder, which ends
  * with a checkpoint (so that a longer run can resume it) and the adapter in PEFT's format.
  */
+import { lockFolder } from '../io/folder-lock.ts';
+import { checkWritable } from '../io/writable.ts';
 import type { CausalLM } from '../models/index.ts';
 import type { PeftModel } from '../peft/index.ts';
 import {
@@ -53,11 +55,19 @@ export async function prepareTrainingData(tokenizer: DatasetTokenizer, o: Traini
 /**
  * Train `peft` on `train` with checkpoints in `outputDir`, then write a final checkpoint (a run
  * that completed can be resumed with a larger maxSteps) and the adapter itself into `outputDir`.
+ * The folder is checked for writing before the first step, and locked for the run: a second
+ * fineTune or `bone train` on it, in any process, is refused while this one runs.
  */
 export async function fineTune(peft: PeftModel<CausalLM>, train: TrainData, options: TrainerOptions & { outputDir: string }): Promise<TrainResult> {
-  const trainer = new Trainer(peft, train, options);
-  const run = await trainer.run();
-  if (run.reason === 'completed' && run.step > 0) await trainer.saveCheckpoint();
-  await peft.savePretrained(options.outputDir);
-  return run;
+  await checkWritable(options.outputDir);
+  const release = await lockFolder(options.outputDir, 'fineTune');
+  try {
+    const trainer = new Trainer(peft, train, options);
+    const run = await trainer.run();
+    if (run.reason === 'completed' && run.step > 0) await trainer.saveCheckpoint();
+    await peft.savePretrained(options.outputDir);
+    return run;
+  } finally {
+    await release();
+  }
 }

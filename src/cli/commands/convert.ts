@@ -3,12 +3,12 @@
  * conversions the methods' registry records declare (a legacy Bone adapter becomes the MiSS adapter
  * PEFT ≥ 0.19 reads, as PEFT's convert-bone-to-miss.py does).
  */
-import { join } from 'node:path';
-import { PeftError, adapterConversions, peftMethod, readAdapterConfigJson, ADAPTER_CONFIG_NAME, type AdapterConversion } from '../../peft/index.ts';
+import { join, resolve } from 'node:path';
+import { PeftError, adapterConversions, peftMethod, readAdapterConfigJson, ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, type AdapterConversion } from '../../peft/index.ts';
 import { UsageError, checkOptions, helpText, loadCommandLine, requireOptions, type CommandSyntax, type OptionSpecs } from '../args.ts';
 import type { Command } from '../command.ts';
 import { println, processIO, type CliIO } from '../io.ts';
-import { checkAdapterPath, checkOutputFolder } from '../paths.ts';
+import { OVERWRITE_OPTION, checkAdapterPath, checkOutputFolder } from '../paths.ts';
 
 const conversions = adapterConversions();
 const targetNames = [...new Set(conversions.map((c) => peftMethod(c.conversion.to).name))];
@@ -24,6 +24,7 @@ export const convertSyntax = {
   options: {
     adapter: { kind: 'path', required: true, valueName: 'DIR', description: 'the adapter folder to convert' },
     out: { kind: 'path', required: true, valueName: 'DIR', description: `the folder to write the ${targetNames.join(' or ')} adapter to` },
+    ...OVERWRITE_OPTION,
     to: {
       kind: 'choice', choices: [...new Set(conversions.map((c) => c.conversion.to.toLowerCase()))], valueName: 'TYPE',
       description: 'the format to convert to, when the adapter\'s method has more than one conversion',
@@ -35,6 +36,8 @@ export interface ConvertOptions {
   adapter: string;
   out: string;
   to?: string;
+  /** Replace an adapter that --out already holds (converting in place needs no flag). */
+  overwrite?: boolean;
   io?: CliIO;
 }
 
@@ -66,7 +69,8 @@ export async function runConvert(options: ConvertOptions): Promise<ConvertResult
   const values = checkOptions(convertSyntax, options, 'runConvert options');
   requireOptions(convertSyntax, values);
   await checkAdapterPath('convert', '--adapter', options.adapter);
-  await checkOutputFolder('convert', '--out', options.out);
+  const inPlace = resolve(options.out) === resolve(options.adapter);
+  await checkOutputFolder('convert', '--out', options.out, { holds: { what: 'an adapter', files: [ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME] }, overwrite: inPlace || options.overwrite });
   const from = (await readAdapterConfigJson(options.adapter)).peft_type;
   const conversion = conversionFor(from, options.to, join(options.adapter, ADAPTER_CONFIG_NAME));
   const { tensors } = await conversion.convert(options.adapter, options.out);
@@ -80,7 +84,7 @@ export const convertCommand: Command = {
     const { help, values } = await loadCommandLine(convertSyntax, argv);
     if (help) { println(io.stdout, helpText(convertSyntax)); return 0; }
     requireOptions(convertSyntax, values);
-    await runConvert({ adapter: values.adapter!, out: values.out!, ...(values.to === undefined ? {} : { to: values.to }), io });
+    await runConvert({ adapter: values.adapter!, out: values.out!, ...(values.to === undefined ? {} : { to: values.to }), overwrite: values.overwrite ?? false, io });
     return 0;
   },
 };

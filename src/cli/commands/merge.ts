@@ -6,20 +6,22 @@
  */
 import { copyFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { loadModel, parseShardSize, resolveModelFolder, savePretrained } from '../../io/model-folder.ts';
+import { writeFolderAtomically } from '../../io/atomic.ts';
+import { CONFIG_NAME, WEIGHTS_INDEX_NAME, WEIGHTS_NAME, loadModel, parseShardSize, resolveModelFolder, savePretrained } from '../../io/model-folder.ts';
 import { PeftModel } from '../../peft/index.ts';
 import {
   UsageError, checkOptions, helpText, loadCommandLine, requireOptions, type CommandSyntax, type OptionSpecs, type OptionValues,
 } from '../args.ts';
 import type { Command } from '../command.ts';
 import { formatCount, println, processIO, type CliIO } from '../io.ts';
-import { checkAdapterPath, checkModelPath, checkOutputFolder, isFile } from '../paths.ts';
+import { OVERWRITE_OPTION, checkAdapterPath, checkModelPath, checkOutputFolder, isFile } from '../paths.ts';
 
 export const MERGE_OPTIONS = {
   model: { kind: 'path', required: true, valueName: 'DIR', description: 'the base model folder the adapter was trained on (or a repo id in the local cache)' },
   adapter: { kind: 'path', required: true, valueName: 'DIR', description: 'the adapter folder (PEFT format, e.g. bone train\'s --out)' },
   out: { kind: 'path', required: true, valueName: 'DIR', description: 'the folder to write the merged model to' },
   maxShardSize: { kind: 'string', valueName: 'SIZE', description: 'split the weights into shards of at most SIZE (e.g. 2GB), as transformers does' },
+  ...OVERWRITE_OPTION,
 } as const satisfies OptionSpecs;
 
 export const mergeSyntax = {
@@ -51,7 +53,6 @@ export async function runMerge(options: MergeOptions): Promise<MergeResult> {
   requireOptions(mergeSyntax, given);
   await checkModelPath('merge', '--model', options.model);
   await checkAdapterPath('merge', '--adapter', options.adapter);
-  await checkOutputFolder('merge', '--out', options.out);
   if (given.maxShardSize !== undefined) {
     try {
       parseShardSize(given.maxShardSize);
@@ -64,19 +65,28 @@ export async function runMerge(options: MergeOptions): Promise<MergeResult> {
   if (resolve(options.out) === resolve(baseFolder)) {
     throw new UsageError('merge', `--out must be a new folder, found the base model's own folder ${JSON.stringify(options.out)} (its weights would be overwritten)`);
   }
+  await checkOutputFolder('merge', '--out', options.out, { holds: { what: 'a model', files: [CONFIG_NAME, WEIGHTS_NAME, WEIGHTS_INDEX_NAME] }, overwrite: given.overwrite });
   const warn = (m: string): void => println(io.stderr, `warning: ${m}`);
   const peft = await PeftModel.fromPretrained(await loadModel(options.model), options.adapter, { warn });
   const mergedLayers = peft.adapterLayers().length;
   // safeMerge: a merge that produces a non-finite weight fails before writing anything.
   const merged = await peft.mergeAndUnload({ safeMerge: true });
-  await savePretrained(merged, options.out, given.maxShardSize === undefined ? {} : { maxShardSize: given.maxShardSize });
-  const copied: string[] = [];
-  for (const name of COMPANION_FILES) {
-    if (await isFile(join(baseFolder, name))) {
-      await copyFile(join(baseFolder, name), join(options.out, name));
-      copied.push(name);
+  // The whole folder in one atomic step: --out is the old folder or the complete merged one.
+  const copied = await writeFolderAtomically(options.out, async (dir) => {
+    await savePretrained(merged, dir, given.maxShardSize === undefined ? {} : { maxShardSize: given.maxShardSize });
+    const names: string[] = [];
+    for (const name of COMPANION_FILES) {
+      if (await isFile(join(baseFolder, name))) {
+        await copyFile(join(baseFolder, name), join(dir, name));
+        names.push(name);
+      }
     }
-  }
+    return names;
+  }, {
+    overwrite: true,
+    // Other files the folder holds stay; an earlier save's weights and index must not (they would shadow the new ones).
+    keepOthers: (name) => !name.endsWith('.safetensors') && name !== WEIGHTS_INDEX_NAME && name !== CONFIG_NAME,
+  });
   const parameters = merged.numParameters();
   println(io.stdout, `merged ${mergedLayers} adapter layers of ${options.adapter} into ${options.model}: ${options.out} (${formatCount(parameters)} parameters${copied.length ? `; copied ${copied.join(', ')}` : ''})`);
   return { out: options.out, parameters, mergedLayers, copied };
