@@ -4,16 +4,15 @@
  * llama.cpp's converters and `bone generate` load without PEFT. The base folder's tokenizer and
  * generation config files are copied along, so the merged folder is complete on its own.
  */
-import { copyFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { loadModel, parseShardSize, resolveModelFolder, savePretrained } from '../../io/model-folder.ts';
-import { PeftModel } from '../../peft/index.ts';
+import { resolve } from 'node:path';
+import { loadExportSource } from '../../export/source.ts';
+import { copyCompanionFiles, parseShardSize, resolveModelFolder, savePretrained } from '../../io/model-folder.ts';
 import {
   UsageError, checkOptions, helpText, loadCommandLine, requireOptions, type CommandSyntax, type OptionSpecs, type OptionValues,
 } from '../args.ts';
 import type { Command } from '../command.ts';
 import { formatCount, println, processIO, type CliIO } from '../io.ts';
-import { checkAdapterPath, checkModelPath, checkOutputFolder, isFile } from '../paths.ts';
+import { checkAdapterPath, checkModelPath, checkOutputFolder } from '../paths.ts';
 
 export const MERGE_OPTIONS = {
   model: { kind: 'path', required: true, valueName: 'DIR', description: 'the base model folder the adapter was trained on (or a repo id in the local cache)' },
@@ -40,12 +39,6 @@ export interface MergeResult {
   copied: string[];
 }
 
-/** What a model folder has besides config.json and the weights, that a merged folder should carry. */
-const COMPANION_FILES = [
-  'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'added_tokens.json', 'vocab.json', 'merges.txt',
-  'tokenizer.model', 'chat_template.jinja', 'chat_template.json', 'generation_config.json',
-];
-
 export async function runMerge(options: MergeOptions): Promise<MergeResult> {
   const given = checkOptions(mergeSyntax, options, 'runMerge options');
   requireOptions(mergeSyntax, given);
@@ -65,18 +58,9 @@ export async function runMerge(options: MergeOptions): Promise<MergeResult> {
     throw new UsageError('merge', `--out must be a new folder, found the base model's own folder ${JSON.stringify(options.out)} (its weights would be overwritten)`);
   }
   const warn = (m: string): void => println(io.stderr, `warning: ${m}`);
-  const peft = await PeftModel.fromPretrained(await loadModel(options.model), options.adapter, { warn });
-  const mergedLayers = peft.adapterLayers().length;
-  // safeMerge: a merge that produces a non-finite weight fails before writing anything.
-  const merged = await peft.mergeAndUnload({ safeMerge: true });
+  const { model: merged, mergedLayers } = await loadExportSource(options.model, { adapter: options.adapter, warn });
   await savePretrained(merged, options.out, given.maxShardSize === undefined ? {} : { maxShardSize: given.maxShardSize });
-  const copied: string[] = [];
-  for (const name of COMPANION_FILES) {
-    if (await isFile(join(baseFolder, name))) {
-      await copyFile(join(baseFolder, name), join(options.out, name));
-      copied.push(name);
-    }
-  }
+  const copied = await copyCompanionFiles(baseFolder, options.out);
   const parameters = merged.numParameters();
   println(io.stdout, `merged ${mergedLayers} adapter layers of ${options.adapter} into ${options.model}: ${options.out} (${formatCount(parameters)} parameters${copied.length ? `; copied ${copied.join(', ')}` : ''})`);
   return { out: options.out, parameters, mergedLayers, copied };
