@@ -4,8 +4,9 @@
  * under a temporary name and renamed into place, and an existing output is refused unless
  * --overwrite.
  */
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { writeFolderAtomically } from '../../io/atomic.ts';
+import { writeGgufModel, type GgufDType } from '../../export/gguf.ts';
 import { loadExportSource } from '../../export/source.ts';
 import { writeTransformersJsFolder, type OnnxWeightsDType } from '../../export/transformers-js.ts';
 import {
@@ -22,6 +23,11 @@ export const EXPORT_FORMATS = {
     dtypes: ['fp32', 'fp16'],
     output: 'folder',
   },
+  gguf: {
+    runsIn: 'llama.cpp, ollama, LM Studio, node-llama-cpp (one .gguf file with the tokenizer; llama, qwen2, qwen3)',
+    dtypes: ['f16', 'f32', 'q8_0'],
+    output: 'file',
+  },
 } as const satisfies Record<string, { runsIn: string; dtypes: readonly string[]; output: 'folder' | 'file' }>;
 
 export type ExportFormat = keyof typeof EXPORT_FORMATS;
@@ -32,7 +38,7 @@ export const EXPORT_OPTIONS = {
   model: { kind: 'path', required: true, valueName: 'DIR', description: 'the model folder (or a repo id in the local cache)' },
   out: { kind: 'path', required: true, valueName: 'PATH', description: 'the folder (onnx) or file (gguf, gguf-lora) to write' },
   adapter: { kind: 'path', valueName: 'DIR', description: 'an adapter folder (PEFT format) to merge into the model on the way' },
-  dtype: { kind: 'list', valueName: 'TYPE', description: 'weight precision: onnx fp32 (default), fp16 or both (fp32,fp16)' },
+  dtype: { kind: 'list', valueName: 'TYPE', description: 'weight precision: onnx fp32 (default), fp16 or both (fp32,fp16); gguf f16 (default), f32 or q8_0' },
   externalData: { kind: 'boolean', description: 'onnx: keep the weights in model.onnx_data files even under 2 GB (always above it)' },
   overwrite: { kind: 'boolean', description: 'replace --out if it exists (the old one stays until the new one is complete)' },
 } as const satisfies OptionSpecs;
@@ -48,6 +54,7 @@ export const exportSyntax = {
     '',
     'Examples:',
     '  bone export --format onnx --model ./SmolLM2-135M --adapter ./run --out ./smollm-onnx',
+    '  bone export --format gguf --model ./SmolLM2-135M --adapter ./run --dtype q8_0 --out ./smollm-q8_0.gguf',
   ].join('\n'),
 } as const satisfies CommandSyntax<OptionSpecs>;
 
@@ -79,17 +86,25 @@ export async function runExport(options: ExportOptions): Promise<ExportResult> {
   const out = given.out!;
   const existing = (await isFolder(out)) ? 'folder' : (await isFile(out)) ? 'file' : null;
   if (existing && !given.overwrite) throw new UsageError('export', `--out ${JSON.stringify(out)} already exists (a ${existing}); add --overwrite to replace it`);
-  if (existing === 'file' && EXPORT_FORMATS[format].output === 'folder') {
-    throw new UsageError('export', `--format ${format} writes a folder, found the file ${JSON.stringify(out)} at --out`);
-  }
+  const output = EXPORT_FORMATS[format].output;
+  if (existing && existing !== output) throw new UsageError('export', `--format ${format} writes a ${output}, found the ${existing} ${JSON.stringify(out)} at --out`);
+  if (given.externalData && format !== 'onnx') throw new UsageError('export', `--external-data applies to --format onnx, found --format ${format}`);
+  if (dtypes.length > 1 && format !== 'onnx') throw new UsageError('export', `--format ${format} writes one --dtype, found ${dtypes.join(', ')}`);
   if (resolve(out) === resolve(given.model!)) throw new UsageError('export', '--out must not be the model folder itself');
   const io = options.io ?? processIO();
   const warn = (m: string): void => println(io.stderr, `warning: ${m}`);
   const t0 = performance.now();
   const source = await loadExportSource(given.model!, { ...(given.adapter === undefined ? {} : { adapter: given.adapter }), warn });
-  const { files } = await writeFolderAtomically(out, (dir) => writeTransformersJsFolder(source, dir, {
-    dtypes: dtypes as OnnxWeightsDType[], ...(given.externalData ? { externalDataThreshold: 0 } : {}),
-  }), { overwrite: given.overwrite ?? false });
+  const overwrite = given.overwrite ?? false;
+  let files: string[];
+  if (format === 'onnx') {
+    ({ files } = await writeFolderAtomically(out, (dir) => writeTransformersJsFolder(source, dir, {
+      dtypes: dtypes as OnnxWeightsDType[], ...(given.externalData ? { externalDataThreshold: 0 } : {}),
+    }), { overwrite }));
+  } else {
+    await writeGgufModel(source, out, { dtype: dtypes[0] as GgufDType, overwrite, warn });
+    files = [basename(out)];
+  }
   const seconds = (performance.now() - t0) / 1000;
   const merged = source.mergedLayers ? ` with ${source.mergedLayers} adapter layers of ${given.adapter} merged` : '';
   println(io.stdout, `exported ${given.model}${merged} as ${format} (${dtypes.join(', ')}) to ${out} in ${seconds.toFixed(1)} s: ${files.join(', ')}`);
