@@ -261,13 +261,23 @@ export async function readConfigFile<S extends OptionSpecs>(syntax: CommandSynta
   return values as OptionValues<S>;
 }
 
-/** Check options passed from code as the command line's would be (same errors, `where` = e.g. "runTrain options"). */
+/** The fields of a runX function's options that are not command-line options (where output goes, hooks). */
+const CODE_ONLY_OPTIONS = new Set(['io', 'signal', 'handleSigint', 'onEvent', 'print', 'quiet', 'path']);
+
+/**
+ * Check options passed from code as the command line's would be (same errors, `where` = e.g.
+ * "runTrain options"); a key that is no option (a typo) is refused, with the nearest option named.
+ */
 export function checkOptions<S extends OptionSpecs>(syntax: CommandSyntax<S>, options: object, where: string): OptionValues<S> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(options)) {
-    if (value === undefined) continue;
     const spec = Object.hasOwn(syntax.options, key) ? syntax.options[key] : undefined;
-    if (!spec) continue; // extra fields (signal, io, ...) belong to the caller's interface, not the syntax
+    if (!spec) {
+      if (CODE_ONLY_OPTIONS.has(key)) continue;
+      const known = Object.keys(syntax.options);
+      throw new UsageError(syntax.name, `${where}.${key} is not an option of bone ${syntax.name}.${suggestion(key, known).replace('--', '')} Options: ${known.join(', ')}`);
+    }
+    if (value === undefined) continue;
     out[key] = coerceValue(syntax.name, spec, value, `${where}.${key}`);
   }
   return out as OptionValues<S>;
@@ -304,6 +314,22 @@ export function refuseBoth<S extends OptionSpecs>(syntax: CommandSyntax<S>, valu
   }
 }
 
+/** --help fits an 100-column terminal; longer description lines wrap at spaces. */
+const HELP_COLUMNS = 100;
+
+function wrapText(line: string, width: number): string[] {
+  const out: string[] = [];
+  let rest = line;
+  while (rest.length > width) {
+    const cut = rest.lastIndexOf(' ', width);
+    if (cut <= 0) break;
+    out.push(rest.slice(0, cut));
+    rest = `  ${rest.slice(cut + 1)}`;
+  }
+  out.push(rest);
+  return out;
+}
+
 /** The --help text, generated from the declaration so that it never drifts from the parser. */
 export function helpText<S extends OptionSpecs>(syntax: CommandSyntax<S>): string {
   const rows: [string, string][] = [];
@@ -324,7 +350,7 @@ export function helpText<S extends OptionSpecs>(syntax: CommandSyntax<S>): strin
   rows.push(...required, ...optional);
   const width = Math.min(28, Math.max(...rows.map(([f]) => f.length)) + 2);
   const format = ([flag, text]: [string, string]): string => {
-    const lines = text.split('\n');
+    const lines = text.split('\n').flatMap((line) => wrapText(line, HELP_COLUMNS - 2 - width));
     const first = flag.length + 2 > width ? `  ${flag}\n  ${' '.repeat(width)}${lines[0]}` : `  ${flag.padEnd(width)}${lines[0]}`;
     return [first, ...lines.slice(1).map((l) => `  ${' '.repeat(width)}${l}`)].join('\n');
   };

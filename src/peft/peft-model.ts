@@ -3,18 +3,46 @@
  * — add, activate, delete, disable, merge, unmerge, unload — with PEFT's module paths
  * (`base_model.model.<path>`) so that checkpoint keys line up with Python PEFT's.
  */
+import { Tensor } from '../engine/index.ts';
 import { Linear, Module, type Parameter } from '../nn/index.ts';
-import { BoneConfig, MissConfig } from './bone/config.ts';
-import { BoneLinear } from './bone/layer.ts';
+import { loadAdapterInto, peftFromPretrained, savePeftModel, type LoadAdapterOptions } from './adapter-folder.ts';
+import type { PeftConfig } from './config.ts';
 import { PeftError } from './errors.ts';
-import { LoraConfig } from './lora/config.ts';
-import { LoraLinear } from './lora/layer.ts';
-import { loadAdapterInto, peftFromPretrained, savePeftModel, type LoadAdapterOptions } from './checkpoint.ts';
-import { selectTargets, type ModuleInfo } from './targets.ts';
 import { ModulesToSaveWrapper } from './modules-to-save.ts';
+import { peftMethodOf } from './registry.ts';
+import { selectTargets, type ModuleInfo } from './targets.ts';
 import { AdapterLayer } from './tuner-layer.ts';
 
-export type AdapterConfig = BoneConfig | MissConfig | LoraConfig;
+/** Any registered method's config (MissConfig, BoneConfig, LoraConfig, ...). */
+export type AdapterConfig = PeftConfig;
+
+/**
+ * The saved key of an in-memory parameter name: the adapter-name component right after the
+ * method's module (`miss_block.default` → `miss_block`, `lora_A.default.weight` → `lora_A.weight`).
+ */
+export function savedKey(name: string, prefix: string, adapterName: string): string | null {
+  const parts = name.split('.');
+  for (let i = 0; i < parts.length - 1; i++) {
+    if (parts[i]!.startsWith(prefix) && parts[i + 1] === adapterName) return [...parts.slice(0, i + 1), ...parts.slice(i + 2)].join('.');
+    // modules_to_save copies are saved under the module's own keys
+    if (parts[i] === 'modules_to_save' && parts[i + 1] === adapterName) return [...parts.slice(0, i), ...parts.slice(i + 2)].join('.');
+  }
+  return null;
+}
+
+/**
+ * The in-memory parameter name of a saved key (PEFT's set_peft_model_state_dict): the adapter name
+ * goes back after the method's module, or after `modules_to_save` for keys under a wrapped module
+ * (`wrapperPaths` are full paths such as `base_model.model.lm_head`).
+ */
+export function loadedName(key: string, prefix: string, adapterName: string, wrapperPaths: readonly string[] = []): string | null {
+  const parts = key.split('.');
+  for (let i = parts.length - 1; i >= 0; i--) {
+    if (parts[i]!.startsWith(prefix)) return [...parts.slice(0, i + 1), adapterName, ...parts.slice(i + 1)].join('.');
+  }
+  const wrapper = wrapperPaths.find((w) => key.startsWith(`${w}.`));
+  return wrapper ? `${wrapper}.modules_to_save.${adapterName}${key.slice(wrapper.length)}` : null;
+}
 
 /** What PeftModel needs to know about the model it wraps (every CausalLM here has these). */
 export interface AdaptableModel extends Module {
@@ -160,7 +188,55 @@ export class PeftModel<M extends AdaptableModel = AdaptableModel> extends Module
     return this.model;
   }
 
-  // ---- checkpoints (PEFT's format; see checkpoint.ts) --------------------------------------------
+  // ---- state (PEFT's get/set_peft_model_state_dict) -----------------------------------------------
+
+  /** One adapter's tensors keyed as PEFT saves them (no adapter name in the keys). */
+  state(adapterName: string = this.activeAdapter): Map<string, Tensor> {
+    const config = this.#config(adapterName);
+    const prefix = peftMethodOf(config).prefix;
+    const out = new Map<string, Tensor>();
+    for (const [name, p] of this.namedParameters()) {
+      const key = savedKey(name, prefix, adapterName);
+      if (key !== null) out.set(key, p.value);
+    }
+    return out;
+  }
+
+  /**
+   * Set one adapter's tensors from saved keys. Every shape is checked before anything is assigned,
+   * so a bad state leaves the model as it was. Returns the keys that match no parameter of the
+   * adapter and the adapter's parameters that got no tensor (PEFT warns about both; callers decide).
+   */
+  async loadState(tensors: ReadonlyMap<string, Tensor>, adapterName: string = this.activeAdapter, opts: { where?: string } = {}): Promise<{ missing: string[]; unexpected: string[] }> {
+    const prefix = peftMethodOf(this.#config(adapterName)).prefix;
+    const where = opts.where ?? `adapter ${adapterName}`;
+    const params = new Map(this.namedParameters());
+    const wrappers = this.savedModules().map(([p]) => `base_model.model.${p}`);
+    const unexpected: string[] = [];
+    const assignments: [Parameter, Tensor][] = [];
+    const loaded = new Set<string>();
+    for (const [key, t] of tensors) {
+      const name = loadedName(key, prefix, adapterName, wrappers);
+      const param = name === null ? undefined : params.get(name);
+      if (!param || name === null) { unexpected.push(key); continue; }
+      if (param.shape.join(',') !== t.shape.join(',')) {
+        throw new PeftError(`${where}: tensor ${key} has shape [${t.shape.join(', ')}], but the adapter layer expects [${param.shape.join(', ')}] (r, mini_r or the model's dimensions differ from the checkpoint's)`);
+      }
+      assignments.push([param, t.dtype === param.value.dtype ? t : (await t.cast(param.value.dtype).realize()).detach()]);
+      loaded.add(name);
+    }
+    for (const [param, value] of assignments) param.value = value;
+    const missing = [...params.keys()].filter((n) => savedKey(n, prefix, adapterName) !== null && !loaded.has(n));
+    return { missing, unexpected };
+  }
+
+  #config(adapterName: string): AdapterConfig {
+    const config = this.peftConfig.get(adapterName);
+    if (!config) throw new PeftError(`Adapter ${adapterName} does not exist (adapters: ${[...this.peftConfig.keys()].join(', ')})`);
+    return config;
+  }
+
+  // ---- adapter folders (PEFT's format; see adapter-folder.ts) ------------------------------------
 
   /** Write adapter_config.json + adapter_model.safetensors per adapter (others in subfolders). */
   async savePretrained(dir: string, opts: { selectedAdapters?: readonly string[] } = {}): Promise<string[]> {
@@ -195,7 +271,7 @@ export class PeftModel<M extends AdaptableModel = AdaptableModel> extends Module
   }
 
   #markOnlyAdaptersTrainable(): void {
-    const prefixes = new Set([...this.peftConfig.values()].map((c) => c.prefix));
+    const prefixes = new Set([...this.peftConfig.values()].map((c) => peftMethodOf(c).prefix));
     const adapterParams = new Set<Parameter>();
     for (const [, layer] of this.adapterLayers()) for (const n of layer.adapterNames()) for (const p of layer.adapterParameters(n)) adapterParams.add(p);
     for (const [, w] of this.savedModules()) for (const n of w.copies.keys()) for (const p of w.adapterParameters(n)) adapterParams.add(p);
@@ -231,8 +307,9 @@ export class PeftModel<M extends AdaptableModel = AdaptableModel> extends Module
     if (existing && existing.peftType !== config.peftType) {
       throw new PeftError(`cannot add a ${config.peftType} adapter "${adapterName}" to a model that has ${existing.peftType} adapters; mixing adapter types is not supported`);
     }
+    const method = peftMethodOf(config);
     if (config.bias !== 'none' && [...this.peftConfig.values()].some((c) => c.bias !== 'none')) {
-      throw new PeftError(`${config.peftType === 'LORA' ? 'LoraModel' : config.peftType === 'BONE' ? 'BoneModel' : 'MissModel'} supports only 1 adapter with bias. When using multiple adapters, set bias to 'none' for all adapters.`);
+      throw new PeftError(`${method.modelName} supports only 1 adapter with bias. When using multiple adapters, set bias to 'none' for all adapters.`);
     }
     if (config.bias !== 'none') {
       throw new PeftError(`bias="${config.bias}" is not supported yet by bone-peft (PEFT does not save Bone/MiSS biases before its HEAD either); use bias "none"`);
@@ -257,7 +334,7 @@ export class PeftModel<M extends AdaptableModel = AdaptableModel> extends Module
       if (!(target instanceof Linear)) {
         throw new PeftError(`Target module ${name} (${target.constructor.name}) is not supported. Currently, only \`Linear\` is supported.`);
       }
-      const layer = config instanceof LoraConfig ? new LoraLinear(target) : new BoneLinear(target, config.prefix as 'bone_' | 'miss_');
+      const layer = method.createLayer(target);
       layer.updateLayer(adapterName, config);
       layer.training = target.training;
       model.setSubmodule(name, layer);

@@ -6,12 +6,9 @@
  */
 import { Tensor, getDefaultGenerator, grad, manualSeed, realize } from '../engine/index.ts';
 import type { CausalLM } from '../models/index.ts';
-import { join } from 'node:path';
-import { readSafetensors } from '../io/safetensors.ts';
-import { ADAPTER_WEIGHTS_NAME, type PeftModel } from '../peft/index.ts';
-import { savedKey } from '../peft/checkpoint.ts';
+import type { PeftModel } from '../peft/index.ts';
 import type { Parameter } from '../nn/index.ts';
-import { latestCheckpoint, pruneCheckpoints, readCheckpoint, writeCheckpoint, type TrainerState } from './checkpoint.ts';
+import { latestCheckpoint, pruneCheckpoints, readCheckpoint, writeCheckpoint, type TrainerState } from './trainer-checkpoint.ts';
 import { AdamW, SGD, clipGradNorm, type ParamGroup } from './optim.ts';
 import { lrMultiplier, type ScheduleName } from './schedule.ts';
 
@@ -206,21 +203,11 @@ export class Trainer {
     };
   }
 
-  #optimizerTensors(): Map<string, Tensor> {
-    const out = new Map<string, Tensor>();
-    const opt = this.optimizer;
-    this.params.forEach(([name], i) => {
-      if (opt instanceof AdamW) {
-        out.set(`m.${name}`, opt.m[i]!);
-        out.set(`v.${name}`, opt.v[i]!);
-      } else if (opt.buf[i]) out.set(`buf.${name}`, opt.buf[i]!);
-    });
-    return out;
-  }
-
   async saveCheckpoint(): Promise<string> {
     if (!this.opts.outputDir) throw new TrainingError('saveCheckpoint: no outputDir');
-    const dir = await writeCheckpoint(this.opts.outputDir, this.peft, this.#state(), this.#optimizerTensors());
+    const dir = await writeCheckpoint(this.opts.outputDir, {
+      peft: this.peft, optimizer: this.optimizer.state(), paramNames: this.params.map(([name]) => name), trainer: this.#state(),
+    });
     await pruneCheckpoints(this.opts.outputDir, this.opts.saveTotalLimit);
     this.opts.onEvent?.({ type: 'checkpoint', step: this.#step, dir });
     return dir;
@@ -228,24 +215,15 @@ export class Trainer {
 
   /** Restore adapter, optimizer, position and RNG from a checkpoint folder. */
   async restore(dir: string): Promise<void> {
-    const { state, optimizer } = await readCheckpoint(dir);
-    const { tensors } = await readSafetensors(join(dir, ADAPTER_WEIGHTS_NAME));
-    const adapterName = this.peft.activeAdapter;
-    const prefix = this.peft.peftConfig.get(adapterName)!.prefix;
-    for (const [name, p] of this.params) {
-      const key = savedKey(name, prefix, adapterName) ?? name;
-      const t = tensors.get(key);
-      if (!t || t.dtype !== 'F32') throw new TrainingError(`${dir}: checkpoint has no float32 tensor ${key} for ${name}`);
-      p.value = Tensor.fromData(t.data, t.shape);
-      p.value.requiresGrad = true;
+    const saved = await readCheckpoint(dir, this.params.map(([name]) => name), this.optimizer.bufferNames);
+    const { missing } = await this.peft.loadState(saved.adapter, this.peft.activeAdapter, { where: dir });
+    if (missing.length) throw new TrainingError(`${dir}: the checkpoint's adapter has no tensor for ${missing.join(', ')}`);
+    try {
+      this.optimizer.loadState(saved.optimizer);
+    } catch (e) {
+      throw new TrainingError(`${dir}: the optimizer state does not fit this run: ${(e as Error).message}`, { cause: e });
     }
-    const take = (prefix: string): Tensor[] => this.params.map(([name]) => {
-      const t = optimizer.get(`${prefix}.${name}`);
-      if (!t) throw new TrainingError(`${dir}: optimizer state has no ${prefix}.${name}`);
-      return t;
-    });
-    if (this.optimizer instanceof AdamW) this.optimizer.setState({ step: state.step, m: take('m'), v: take('v') });
-    else { this.optimizer.buf = this.params.map(([name]) => optimizer.get(`buf.${name}`) ?? null); this.optimizer.stepCount = state.step; }
+    const state = saved.trainer;
     this.#step = state.step;
     this.#epoch = state.epoch;
     this.#batchIndex = state.batchIndex;

@@ -9,12 +9,13 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readSafetensorsHeader } from '../../io/safetensors.ts';
-import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME } from '../../peft/index.ts';
-import { TRAINER_STATE_NAME } from '../../train/checkpoint.ts';
+import type { JsonValue } from '../../io/json.ts';
+import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, peftMethod, peftMethods } from '../../peft/index.ts';
+import { TRAINER_STATE_NAME } from '../../train/trainer-checkpoint.ts';
 import { UsageError, checkOptions, helpText, loadCommandLine, type CommandSyntax, type OptionSpecs } from '../args.ts';
 import type { Command } from '../command.ts';
 import { formatBytes, formatCount, formatShort, println, processIO, type CliIO } from '../io.ts';
-import { defaultTargetsFor, modeName } from '../method.ts';
+import { defaultTargetsFor } from '../method.ts';
 import { checkModelPath, isFile } from '../paths.ts';
 
 export const inspectSyntax = {
@@ -67,16 +68,27 @@ export interface AdapterInspection {
   peftType: string | null;
   peftVersion: string | null;
   r: number | null;
+  /** The method's settings in a few words, as its registry record describes them ("default", "mini (mini_r 4)", "LoRA, alpha 16"). */
   mode: string | null;
-  miniR: number | null;
   targets: string[] | string | null;
   baseModel: string | null;
   tensors: TensorInfo[];
   trainableParameters: number;
   /** A training checkpoint's step (trainer_state.json), else null. */
   checkpointStep: number | null;
-  /** Number of adapter layers (tensors per layer: 1 for Bone/MiSS, 2 for LoRA). */
+  /** Number of adapter layers: modules with tensors under the method's prefix. */
   layers: number;
+}
+
+/** The modules an adapter file adapts: key paths up to the component that starts with the method's prefix. */
+function adaptedLayers(keys: readonly string[], prefix: string): number {
+  const modules = new Set<string>();
+  for (const key of keys) {
+    const parts = key.split('.');
+    const at = parts.findIndex((p) => p.startsWith(prefix));
+    if (at > 0) modules.add(parts.slice(0, at).join('.'));
+  }
+  return modules.size;
 }
 
 export type Inspection = ModelInspection | AdapterInspection;
@@ -160,19 +172,18 @@ async function inspectAdapter(dir: string): Promise<AdapterInspection> {
   const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
   const num = (v: unknown): number | null => (typeof v === 'number' ? v : null);
   const peftType = str(config.peft_type);
-  const isMiss = peftType === 'MISS';
-  const isLora = peftType === 'LORA';
+  const method = peftMethod(peftType, join(dir, ADAPTER_CONFIG_NAME));
+  const parsed = method.configClass.fromJSON(config as Record<string, JsonValue>, () => undefined, join(dir, ADAPTER_CONFIG_NAME));
   let checkpointStep: number | null = null;
   if (await isFile(join(dir, TRAINER_STATE_NAME))) checkpointStep = num((await readJsonObject(join(dir, TRAINER_STATE_NAME))).step);
   const targets = config.target_modules;
   return {
     kind: 'adapter', path: dir, peftType, peftVersion: str(config.peft_version), r: num(config.r),
-    mode: isLora ? (config.use_rslora === true ? 'rsLoRA' : 'LoRA') : config.init_weights === undefined ? null : modeName(config.init_weights),
-    miniR: isMiss && config.init_weights === 'mini' ? num(config.mini_r) : null,
+    mode: method.describe(parsed),
     targets: Array.isArray(targets) ? targets.map(String) : typeof targets === 'string' ? targets : null,
     baseModel: str(config.base_model_name_or_path),
     tensors, trainableParameters: tensors.reduce((n, t) => n + t.parameters, 0), checkpointStep,
-    layers: isLora ? Math.floor(tensors.length / 2) : tensors.length,
+    layers: adaptedLayers(tensors.map((t) => t.name), method.prefix),
   };
 }
 
@@ -220,10 +231,11 @@ function printInspection(io: CliIO, r: Inspection, summary: boolean): void {
     return;
   }
   println(io.stdout, `adapter folder ${r.path}${r.checkpointStep !== null ? ` (training checkpoint at step ${r.checkpointStep})` : ''}`);
-  line('peft_type', `${r.peftType ?? '?'}${r.peftType === 'BONE' ? ' (legacy: convert with `bone convert` for PEFT ≥ 0.19)' : ''}`);
+  const legacyOf = r.peftType === null ? undefined : peftMethods().find((m) => m.peftType === r.peftType)?.legacyOf;
+  line('peft_type', `${r.peftType ?? '?'}${legacyOf ? ` (legacy: \`bone convert\` makes the ${legacyOf} adapter current PEFT reads)` : ''}`);
   line('PEFT version', r.peftVersion ?? '(not recorded)');
   line('r', String(r.r));
-  line('mode', `${r.mode ?? '?'}${r.miniR !== null ? ` (mini_r ${r.miniR})` : ''}`);
+  line('mode', r.mode ?? '?');
   line('targets', Array.isArray(r.targets) ? r.targets.join(', ') : String(r.targets));
   line('adapted layers', String(r.layers));
   line('base model', r.baseModel ?? '(not recorded)');

@@ -15,24 +15,24 @@ import { join, resolve } from 'node:path';
 import { loadTokenizer, type PretrainedTokenizer } from '../../io/tokenizer.ts';
 import { loadPretrained } from '../../io/model-folder.ts';
 import type { CausalLM } from '../../models/index.ts';
-import { getPeftModel, type PeftModel } from '../../peft/index.ts';
-import { TRAINER_STATE_NAME, latestCheckpoint, type HistoryRecord } from '../../train/checkpoint.ts';
-import {
-  DatasetError, loadJsonlDataset, makeBatches, splitDataset,
-  type LengthGroupedBatches, type LoadedDataset, type TokenizeOptions, type TokenizedExample,
-} from '../../train/data.ts';
-import { Trainer, type TrainerEvent, type TrainResult as TrainerRunResult } from '../../train/trainer.ts';
+import { getPeftModel, peftMethodOf, type PeftModel } from '../../peft/index.ts';
+import { TRAINER_STATE_NAME, latestCheckpoint, type HistoryRecord } from '../../train/trainer-checkpoint.ts';
+import { DatasetError, type LengthGroupedBatches, type LoadedDataset } from '../../train/data.ts';
+import { fineTune, prepareTrainingData, type TrainingData } from '../../train/fine-tune.ts';
+import type { TrainerEvent, TrainResult as TrainerRunResult } from '../../train/trainer.ts';
 import {
   UsageError, checkOptions, flagName, helpText, loadCommandLine, refuseBoth, requireOptions, withDefaults,
   type CommandSyntax, type OptionSpecs, type OptionValues,
 } from '../args.ts';
 import type { Command } from '../command.ts';
-import { formatCount, formatDuration, formatNumber, formatShort, plural, println, processIO, type CliIO } from '../io.ts';
+import { formatCount, formatDuration, formatNumber, plural, println, processIO, type CliIO } from '../io.ts';
 import { applyMemoryOptions, MEMORY_OPTIONS } from '../memory.ts';
-import { ADAPTER_OPTIONS, adapterConfigFor, modeName } from '../method.ts';
+import { ADAPTER_OPTIONS, adapterConfigFor, checkMethodFlags, flagsOf, type MethodFlagValues } from '../method.ts';
 import { checkFile, checkModelPath, checkOutputFolder, checkTokenizerPath } from '../paths.ts';
 import { TrainingProgress, progressMode } from '../progress.ts';
-import { writeTrainReport, type ReportSection } from '../report.ts';
+import { trainReportSections, writeTrainReport, type DataSummary, type TrainRunFacts } from '../report.ts';
+
+export type { DataSummary } from '../report.ts';
 
 export const TRAIN_OPTIONS = {
   model: { kind: 'path', required: true, valueName: 'DIR', description: 'the base model folder (or a Hugging Face repo id in the local cache)' },
@@ -82,7 +82,7 @@ export const trainSyntax = {
 } as const satisfies CommandSyntax<OptionSpecs>;
 
 /** What runTrain takes: the flags as camelCase fields (checked like flags), plus hooks for code. */
-export type TrainOptions = OptionValues<typeof TRAIN_OPTIONS> & {
+export type TrainOptions = OptionValues<typeof TRAIN_OPTIONS> & MethodFlagValues & {
   model: string;
   data: string;
   out: string;
@@ -96,46 +96,19 @@ export type TrainOptions = OptionValues<typeof TRAIN_OPTIONS> & {
   onEvent?: (event: TrainerEvent) => void;
 };
 
-export interface DataSummary {
-  file: string;
-  format: string;
-  examples: number;
-  tokens: number;
-  trainableTokens: number;
-  longest: number;
-  truncatedExamples: number;
-  truncatedTokens: number;
-  skipped: number;
-}
 
-export interface TrainResult {
-  out: string;
+export interface TrainResult extends TrainRunFacts {
   reportPath: string;
-  /** Optimizer steps completed in all (a resumed run counts the earlier ones). */
-  step: number;
-  /** The step this invocation started from (0, or the checkpoint's step with --resume). */
-  startStep: number;
-  totalSteps: number;
-  reason: 'completed' | 'interrupted';
-  resumedFrom: string | null;
   history: HistoryRecord[];
-  finalLoss: number | null;
-  finalEvalLoss: number | null;
-  trainableParameters: number;
-  allParameters: number;
-  /** The modules the adapter wraps, as PEFT resolved them. */
-  targets: string[] | string;
-  data: { train: DataSummary; eval: DataSummary | null; trainExamples: number; evalExamples: number; batchesPerEpoch: number; batchShapes: { shape: [number, number]; count: number }[] };
-  /** This invocation only (not the steps of a resumed run's earlier part). */
-  seconds: number;
-  tokens: number;
-  tokensPerSecond: number;
 }
 
-/** Settings that must not change between a run and its --resume (the checkpoint's adapter and data position depend on them). */
-const RESUME_INVARIANTS = ['method', 'r', 'miniR', 'targets', 'data', 'batchSize', 'gradAccum', 'maxLength', 'seed'] as const;
+/**
+ * Settings that must not change between a run and its --resume: the adapter's (method, targets and
+ * every method flag) and the data position's.
+ */
+const RESUME_INVARIANTS = [...Object.keys(ADAPTER_OPTIONS), 'data', 'batchSize', 'gradAccum', 'maxLength', 'seed'] as const;
 
-type ResolvedTrainOptions = OptionValues<typeof TRAIN_OPTIONS> & { model: string; data: string; out: string };
+type ResolvedTrainOptions = OptionValues<typeof TRAIN_OPTIONS> & MethodFlagValues & { model: string; data: string; out: string };
 
 /** Cross-option checks and path checks; returns the options with defaults. Throws UsageError. */
 async function resolveTrainOptions(options: TrainOptions, where: string): Promise<ResolvedTrainOptions> {
@@ -143,17 +116,7 @@ async function resolveTrainOptions(options: TrainOptions, where: string): Promis
   requireOptions(trainSyntax, given);
   refuseBoth(trainSyntax, given, 'eval', 'evalFraction', 'evaluate on a file or on a held-out share of --data');
   refuseBoth(trainSyntax, given, 'epochs', 'maxSteps', 'the run length is either epochs or optimizer steps');
-  const method = given.method ?? 'miss';
-  const only = (key: 'miniR' | 'loraAlpha', methods: readonly string[]): void => {
-    if (given[key] !== undefined && !methods.includes(method)) {
-      throw new UsageError('train', `--${flagName(key)} applies only to --method ${methods.join(' or ')}, found --method ${method}`);
-    }
-  };
-  only('miniR', ['mini']);
-  only('loraAlpha', ['lora']);
-  if (given.dropout !== undefined && given.dropout > 0 && method === 'bone') {
-    throw new UsageError('train', '--dropout is not available for --method bone (legacy Bone has no dropout); use --method miss, its successor with miss_dropout');
-  }
+  checkMethodFlags('train', given);
   if (given.evalEvery !== undefined && given.eval === undefined && given.evalFraction === undefined) {
     throw new UsageError('train', '--eval-every needs evaluation data: add --eval FILE or --eval-fraction F');
   }
@@ -188,16 +151,6 @@ async function checkResumeSettings(checkpoint: string, given: OptionValues<typeo
       const shownValue = (v: unknown): string => (v === null || v === undefined ? '(default)' : String(v));
       throw new UsageError('train', `--resume: the checkpoint ${checkpoint} was trained with --${flagName(key)} ${shownValue(saved[key])}, found --${flagName(key)} ${shownValue(current[key])}; a resumed run must keep it (or train into another --out)`);
     }
-  }
-}
-
-/** The dataset reader's errors name its option (`skipUntrainable: true`); a command-line user needs the flag. */
-async function loadDataset(file: string, tokenizer: PretrainedTokenizer, options: TokenizeOptions): Promise<LoadedDataset> {
-  try {
-    return await loadJsonlDataset(file, tokenizer, options);
-  } catch (error) {
-    if (error instanceof DatasetError) error.message = error.message.replace('pass skipUntrainable: true', 'pass --skip-untrainable');
-    throw error;
   }
 }
 
@@ -247,27 +200,20 @@ async function loadModelAndTokenizer(o: ResolvedTrainOptions, log: (m: string) =
   return { model, tokenizer };
 }
 
-interface PreparedData {
-  trainFile: LoadedDataset;
-  evalFile: LoadedDataset | null;
-  trainExamples: TokenizedExample[];
-  evalExamples: TokenizedExample[];
-  trainBatches: LengthGroupedBatches;
-  evalBatches: LengthGroupedBatches | undefined;
-  totalSteps: number;
-}
-
-/** Tokenize the data files, split off the eval share, batch both, and work out the run's length. */
-async function prepareData(o: ResolvedTrainOptions, tokenizer: PretrainedTokenizer, padTokenId: number, log: (m: string) => void, warn: (m: string) => void): Promise<PreparedData> {
-  const tokenizeOptions = { maxLength: o.maxLength, skipUntrainable: o.skipUntrainable ?? false };
-  const trainFile = await loadDataset(o.data, tokenizer, tokenizeOptions);
-  const evalFile = o.eval !== undefined ? await loadDataset(o.eval, tokenizer, tokenizeOptions) : null;
-  let trainExamples: TokenizedExample[] = trainFile.examples;
-  let evalExamples: TokenizedExample[] = evalFile?.examples ?? [];
-  if (o.evalFraction !== undefined) ({ train: trainExamples, eval: evalExamples } = splitDataset(trainFile.examples, { evalFraction: o.evalFraction, seed: o.seed }));
-  const trainBatches = makeBatches(trainExamples, { batchSize: o.batchSize!, padTokenId, maxLength: o.maxLength, seed: o.seed });
-  // Evaluation in length order: the fewest batch shapes, so the fewest graphs to compile.
-  const evalBatches = evalExamples.length > 0 ? makeBatches(evalExamples, { batchSize: o.batchSize!, padTokenId, maxLength: o.maxLength, shuffle: false }) : undefined;
+/** The data files as batches (library: prepareTrainingData), and the run's length, which --grad-accum must fit. */
+async function prepareData(o: ResolvedTrainOptions, tokenizer: PretrainedTokenizer, padTokenId: number, log: (m: string) => void, warn: (m: string) => void): Promise<TrainingData & { totalSteps: number }> {
+  let data: TrainingData;
+  try {
+    data = await prepareTrainingData(tokenizer, {
+      data: o.data, eval: o.eval, evalFraction: o.evalFraction, maxLength: o.maxLength!, batchSize: o.batchSize!, padTokenId, seed: o.seed!,
+      skipUntrainable: o.skipUntrainable ?? false,
+    });
+  } catch (error) {
+    // The dataset reader's errors name its option (`skipUntrainable: true`); a command-line user needs the flag.
+    if (error instanceof DatasetError) error.message = error.message.replace('pass skipUntrainable: true', 'pass --skip-untrainable');
+    throw error;
+  }
+  const { trainFile, evalFile, trainExamples, evalExamples, trainBatches, evalBatches } = data;
   const stepsPerEpoch = Math.floor(trainBatches.batchesPerEpoch / o.gradAccum!);
   if (stepsPerEpoch === 0) {
     throw new UsageError('train', `--grad-accum ${o.gradAccum} needs at least that many batches per epoch, found ${trainBatches.batchesPerEpoch} (${trainExamples.length} examples, --batch-size ${o.batchSize})`);
@@ -278,7 +224,7 @@ async function prepareData(o: ResolvedTrainOptions, tokenizer: PretrainedTokeniz
   for (const file of [trainFile, evalFile]) {
     for (const skipped of file?.summary.skipped.slice(0, 5) ?? []) warn(`skipped ${skipped.source ? `${skipped.source.file}:${skipped.source.line}` : 'an example'}: ${skipped.reason}`);
   }
-  return { trainFile, evalFile, trainExamples, evalExamples, trainBatches, evalBatches, totalSteps };
+  return { ...data, totalSteps };
 }
 
 export async function runTrain(options: TrainOptions): Promise<TrainResult> {
@@ -302,7 +248,7 @@ export async function runTrain(options: TrainOptions): Promise<TrainResult> {
   const counts = peft.printTrainableParameters(() => undefined);
   const adapterConfig = peft.peftConfig.get('default')!;
   const targets = typeof adapterConfig.targetModules === 'string' ? adapterConfig.targetModules : [...(adapterConfig.targetModules ?? [])];
-  log(`adapter: ${adapterConfig.peftType} ${o.method}, r ${o.r}, targets ${Array.isArray(targets) ? targets.join(',') : targets}; ${formatCount(counts.trainable)} trainable of ${formatCount(counts.all)} parameters (${(100 * counts.trainable / counts.all).toFixed(3)}%)`);
+  log(`adapter: ${adapterConfig.peftType} ${o.method}, r ${String(o.r)}, targets ${Array.isArray(targets) ? targets.join(',') : targets}; ${formatCount(counts.trainable)} trainable of ${formatCount(counts.all)} parameters (${(100 * counts.trainable / counts.all).toFixed(3)}%)`);
 
   // ---- training
   // One signal for the Trainer: the caller's, Ctrl-C, or both.
@@ -321,31 +267,27 @@ export async function runTrain(options: TrainOptions): Promise<TrainResult> {
   let stepSeconds = 0;
   let resumedFrom: string | null = null;
   let startStep = 0;
-  const trainer = new Trainer(peft, trainBatches, {
-    lr: o.lr, schedule: o.schedule, warmupSteps: o.warmupSteps, maxSteps: totalSteps, gradientAccumulationSteps: o.gradAccum,
-    weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm, evalData: evalBatches, evalEvery, outputDir: o.out,
-    saveEvery: o.saveEvery, saveTotalLimit: o.keepCheckpoints, resume: o.resume ?? false, seed: o.seed, signal: controller.signal, settings,
-    onEvent: (e) => {
-      if (e.type === 'start') ({ resumedFrom, startStep } = e);
-      if (e.type === 'step') { tokens += e.tokens; stepSeconds += e.seconds; }
-      progress.onEvent(e);
-      options.onEvent?.(e);
-    },
-  });
   if (o.resume && !(await latestCheckpoint(o.out))) log(`--resume: no checkpoint in ${o.out} yet; starting from step 0`);
   const started = performance.now();
   const startedAt = new Date();
   let run: TrainerRunResult;
   try {
-    run = await trainer.run();
-    // A checkpoint at the end too, so that `--resume --max-steps <more>` continues this run.
-    if (run.reason === 'completed' && run.step > 0) await trainer.saveCheckpoint();
+    run = await fineTune(peft, trainBatches, {
+      lr: o.lr, schedule: o.schedule, warmupSteps: o.warmupSteps, maxSteps: totalSteps, gradientAccumulationSteps: o.gradAccum,
+      weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm, evalData: evalBatches, evalEvery, outputDir: o.out,
+      saveEvery: o.saveEvery, saveTotalLimit: o.keepCheckpoints, resume: o.resume ?? false, seed: o.seed, signal: controller.signal, settings,
+      onEvent: (e) => {
+        if (e.type === 'start') ({ resumedFrom, startStep } = e);
+        if (e.type === 'step') { tokens += e.tokens; stepSeconds += e.seconds; }
+        progress.onEvent(e);
+        options.onEvent?.(e);
+      },
+    });
   } finally {
     removeHandler();
     options.signal?.removeEventListener('abort', forwardAbort);
     progress.finish();
   }
-  await peft.savePretrained(o.out);
   const seconds = (performance.now() - started) / 1000;
 
   const history = run.history;
@@ -364,7 +306,11 @@ export async function runTrain(options: TrainOptions): Promise<TrainResult> {
     subtitle: `${startedAt.toISOString().replace('T', ' ').slice(0, 19)} UTC · ${run.reason === 'completed' ? 'completed' : `interrupted at step ${run.step}`} · ${result.step} of ${totalSteps} steps`,
     trainLoss: history.map((h) => ({ step: h.step, loss: h.loss })),
     evalLoss: history.filter((h) => h.evalLoss !== undefined).map((h) => ({ step: h.step, loss: h.evalLoss! })),
-    sections: reportSections(o, result, model, adapterConfig.peftType),
+    sections: trainReportSections(result, {
+      model: o.model, modelConfig: model.config, maxLength: o.maxLength!, evalFraction: o.evalFraction,
+      adapter: `${adapterConfig.peftType} (--method ${o.method}: ${peftMethodOf(adapterConfig).describe(adapterConfig)}), r ${String(o.r)}`,
+      settings: settingsRows(o),
+    }),
   });
   printSummary(io, result, o);
   return result;
@@ -375,59 +321,15 @@ function lastEval(history: TrainResult['history']): number | null {
   return null;
 }
 
-function reportSections(o: ResolvedTrainOptions, r: TrainResult, model: CausalLM, peftType: string): ReportSection[] {
-  const mode = o.method === 'lora' ? 'LoRA' : o.method === 'bat' || o.method === 'mini' ? o.method : modeName(true);
-  const c = model.config;
-  const d = r.data;
-  const dataRows = (label: string, s: DataSummary): [string, string][] => [
-    [`${label} file`, `${s.file} (${s.format})`],
-    [`${label} examples`, `${formatCount(s.examples)}${s.skipped ? ` (${plural(s.skipped, 'more example')} skipped: nothing to learn from)` : ''}`],
-    [`${label} tokens`, `${formatCount(s.tokens)} (${formatCount(s.trainableTokens)} with loss), longest example ${s.longest}`],
-    [`${label} truncated`, `${plural(s.truncatedExamples, 'example')} cut to ${o.maxLength} tokens (${plural(s.truncatedTokens, 'token')} dropped)`],
-  ];
-  // The defaults of options that do not apply to this method (--mini-r for miss) would only confuse.
-  const inapplicable = new Set([...(o.method === 'mini' ? [] : ['miniR']), ...(o.method === 'bone' ? ['dropout'] : [])]);
-  const settings: [string, string][] = Object.keys(TRAIN_OPTIONS).flatMap((key) => {
+/** The options as the report lists them, leaving out method flags the chosen method does not take (--mini-r for miss). */
+function settingsRows(o: ResolvedTrainOptions): [string, string][] {
+  const methodFlags = Object.keys(ADAPTER_OPTIONS).filter((k) => k !== 'method' && k !== 'targets');
+  const taken = new Set(flagsOf(o.method!));
+  const inapplicable = new Set(methodFlags.filter((k) => !taken.has(k)));
+  return Object.keys(TRAIN_OPTIONS).flatMap((key) => {
     const v = (o as Record<string, unknown>)[key];
     return v === undefined || inapplicable.has(key) ? [] : [[`--${flagName(key)}`, Array.isArray(v) ? v.join(',') : String(v)] as [string, string]];
   });
-  return [
-    {
-      title: 'Run', rows: [
-        ['status', r.reason === 'completed' ? `completed ${r.step} steps` : `interrupted at step ${r.step} of ${r.totalSteps} (checkpoint written; --resume continues)`],
-        ['resumed from', r.resumedFrom ? `${r.resumedFrom} (step ${r.startStep})` : 'no (a fresh run)'],
-        ['final train loss', r.finalLoss === null ? '-' : formatNumber(r.finalLoss)],
-        ['final eval loss', r.finalEvalLoss === null ? '-' : formatNumber(r.finalEvalLoss)],
-        ['adapter', `${r.out} (PEFT format)`],
-      ],
-    },
-    {
-      title: 'Speed', rows: [
-        ['wall time', formatDuration(r.seconds)],
-        ['tokens trained on (this invocation)', formatCount(r.tokens)],
-        ['tokens per second (training steps)', formatCount(r.tokensPerSecond)],
-      ],
-    },
-    {
-      title: 'Model and adapter', rows: [
-        ['base model', `${o.model} (${c.model_type}: ${c.num_hidden_layers} layers, hidden ${c.hidden_size}, vocab ${c.vocab_size})`],
-        ['adapter', `${peftType} (--method ${o.method}, mode ${mode}), r ${o.r}${o.method === 'mini' ? `, mini_r ${o.miniR}` : ''}`],
-        ['targets', Array.isArray(r.targets) ? r.targets.join(', ') : r.targets],
-        ['trainable parameters', `${formatCount(r.trainableParameters)} of ${formatCount(r.allParameters)} (${(100 * r.trainableParameters / r.allParameters).toFixed(4)}%, ${formatShort(r.trainableParameters)})`],
-      ],
-    },
-    {
-      title: 'Data', rows: [
-        // With --eval-fraction the file holds both parts: call it data, not train.
-        ...dataRows(o.evalFraction !== undefined ? 'data' : 'train', d.train),
-        ...(d.eval ? dataRows('eval', d.eval) : []),
-        ['split', d.eval ? `train ${d.trainExamples}, eval ${d.evalExamples} (separate file)` : d.evalExamples ? `train ${d.trainExamples}, eval ${d.evalExamples} (--eval-fraction ${o.evalFraction})` : `train ${d.trainExamples}, no evaluation`],
-        ['batches per epoch', String(d.batchesPerEpoch)],
-        ['batch shapes [batch, tokens] × count', d.batchShapes.map((b) => `[${b.shape.join(', ')}] × ${b.count}`).join(', ')],
-      ],
-    },
-    { title: 'Settings', rows: settings },
-  ];
 }
 
 /** What this invocation trained: "20 steps", "steps 21-40 (resumed from step 20)", "step 5 (...)". */
@@ -446,7 +348,7 @@ function printSummary(io: CliIO, r: TrainResult, o: ResolvedTrainOptions): void 
   }
   const losses = [r.finalLoss === null ? null : `loss ${formatNumber(r.finalLoss)}`, r.finalEvalLoss === null ? null : `eval loss ${formatNumber(r.finalEvalLoss)}`].filter(Boolean);
   if (losses.length) println(io.stdout, `final ${losses.join(', ')}`);
-  println(io.stdout, `adapter: ${r.out} (${o.method}, r ${o.r}, ${formatCount(r.trainableParameters)} trainable parameters)`);
+  println(io.stdout, `adapter: ${r.out} (${o.method}, r ${String(o.r)}, ${formatCount(r.trainableParameters)} trainable parameters)`);
   println(io.stdout, `report: ${r.reportPath}`);
   if (r.reason === 'interrupted') println(io.stdout, `continue with the same command and --resume (checkpoint-${r.step} in ${r.out})`);
 }

@@ -1,0 +1,63 @@
+/**
+ * The fine-tuning job `bone train` runs, as two library calls next to the Trainer:
+ * `prepareTrainingData` reads the JSONL files, tokenizes them, splits off an evaluation share and
+ * makes the length-grouped batches; `fineTune` runs the Trainer into an output folder, which ends
+ * with a checkpoint (so that a longer run can resume it) and the adapter in PEFT's format.
+ */
+import type { CausalLM } from '../models/index.ts';
+import type { PeftModel } from '../peft/index.ts';
+import {
+  loadJsonlDataset, makeBatches, splitDataset, type DatasetTokenizer, type LengthGroupedBatches, type LoadedDataset, type TokenizedExample,
+} from './data.ts';
+import { Trainer, type TrainData, type TrainerOptions, type TrainResult } from './trainer.ts';
+
+export interface TrainingDataOptions {
+  /** The training JSONL file. */
+  data: string;
+  /** An evaluation JSONL file (or evalFraction). */
+  eval?: string;
+  /** Hold out this share of `data` for evaluation instead. */
+  evalFraction?: number;
+  maxLength: number;
+  batchSize: number;
+  padTokenId: number;
+  /** Seed of the batch order and the evaluation split. */
+  seed: number;
+  /** Skip examples with no token to learn from instead of stopping at them. */
+  skipUntrainable?: boolean;
+}
+
+export interface TrainingData {
+  trainFile: LoadedDataset;
+  evalFile: LoadedDataset | null;
+  trainExamples: TokenizedExample[];
+  evalExamples: TokenizedExample[];
+  trainBatches: LengthGroupedBatches;
+  /** Evaluation batches in length order (the fewest shapes, so the fewest graphs to compile); undefined without evaluation data. */
+  evalBatches: LengthGroupedBatches | undefined;
+}
+
+export async function prepareTrainingData(tokenizer: DatasetTokenizer, o: TrainingDataOptions): Promise<TrainingData> {
+  const tokenizeOptions = { maxLength: o.maxLength, skipUntrainable: o.skipUntrainable ?? false };
+  const trainFile = await loadJsonlDataset(o.data, tokenizer, tokenizeOptions);
+  const evalFile = o.eval !== undefined ? await loadJsonlDataset(o.eval, tokenizer, tokenizeOptions) : null;
+  let trainExamples: TokenizedExample[] = trainFile.examples;
+  let evalExamples: TokenizedExample[] = evalFile?.examples ?? [];
+  if (o.evalFraction !== undefined) ({ train: trainExamples, eval: evalExamples } = splitDataset(trainFile.examples, { evalFraction: o.evalFraction, seed: o.seed }));
+  const batching = { batchSize: o.batchSize, padTokenId: o.padTokenId, maxLength: o.maxLength };
+  const trainBatches = makeBatches(trainExamples, { ...batching, seed: o.seed });
+  const evalBatches = evalExamples.length > 0 ? makeBatches(evalExamples, { ...batching, shuffle: false }) : undefined;
+  return { trainFile, evalFile, trainExamples, evalExamples, trainBatches, evalBatches };
+}
+
+/**
+ * Train `peft` on `train` with checkpoints in `outputDir`, then write a final checkpoint (a run
+ * that completed can be resumed with a larger maxSteps) and the adapter itself into `outputDir`.
+ */
+export async function fineTune(peft: PeftModel<CausalLM>, train: TrainData, options: TrainerOptions & { outputDir: string }): Promise<TrainResult> {
+  const trainer = new Trainer(peft, train, options);
+  const run = await trainer.run();
+  if (run.reason === 'completed' && run.step > 0) await trainer.saveCheckpoint();
+  await peft.savePretrained(options.outputDir);
+  return run;
+}
