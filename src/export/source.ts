@@ -34,3 +34,11 @@ export async function loadExportSource(modelPathOrRepoId: string, opts: LoadExpo
   model.eval();
   return { model, folder, mergedLayers };
 }
+
+/** The model with an adapter loaded but not merged (for exporting the adapter alone). */
+export async function loadAdapterSource(modelPathOrRepoId: string, adapter: string, opts: { warn?: (message: string) => void } = {}): Promise<{ peft: PeftModel<CausalLM>; folder: string }> {
+  const folder = await resolveModelFolder(modelPathOrRepoId);
+  const peft = await PeftModel.fromPretrained(await loadModel(modelPathOrRepoId), adapter, opts.warn ? { warn: opts.warn } : {});
+  peft.eval();
+  return { peft, folder };
+}

@@ -5,7 +5,8 @@
  * its greedy 20 tokens from the f32 file equal `bone generate`'s; its perplexity on a fixture text
  * equals the engine's within 1e-3 relative (measured: 1.1–1.6e-4; llama.cpp takes its
  * probabilities through its sampler's float32 softmax); the q8_0 file produces text and its perplexity is
- * within 1 % of the f32 file's.
+ * within 1 % of the f32 file's. A MiSS adapter as a llama.cpp LoRA GGUF (`--format gguf-lora`) on the
+ * base file gives the merged file's greedy tokens, and its perplexity within 1e-3.
  *
  * node-llama-cpp is not a devDependency (docs/design.md, "Testing GGUF files"): CI installs it, and
  * `npm run test:llama-cpp` installs it and runs this file. Without it this file says so and skips,
@@ -19,8 +20,9 @@ import { after, before, describe, test } from 'node:test';
 import { runExport } from '../../src/cli/commands/export.ts';
 import { runGenerate } from '../../src/cli/commands/generate.ts';
 import { captureIO } from '../../src/cli/io.ts';
-import { Tensor } from '../../src/engine/index.ts';
+import { Generator, Tensor } from '../../src/engine/index.ts';
 import { loadPretrained } from '../../src/io/model-folder.ts';
+import { MissConfig, getPeftModel } from '../../src/peft/index.ts';
 import { llamaCpp, type LlamaCpp, type LlamaCppModel } from '../helpers/llama-cpp.ts';
 
 const FIXTURES = new URL('../fixtures/export/', import.meta.url).pathname;
@@ -97,6 +99,41 @@ describe('GGUF files run in llama.cpp (node-llama-cpp 3.21.1)', { skip: absent ?
       const ids = f32.tokenize(TEXT);
       const [p32, p8] = [await f32.perplexity(ids), await q8.perplexity(ids)];
       assert.ok(Math.abs(p8 - p32) / p32 <= 0.01, `perplexity f32 ${p32}, q8_0 ${p8}`);
+    });
+  }
+});
+
+/** A MiSS adapter (default mode) with random blocks for a fixture, saved in `out`. */
+async function randomMissAdapter(source: string, out: string): Promise<void> {
+  const { model } = await loadPretrained(source);
+  const peft = getPeftModel(model, new MissConfig({ r: 4, targetModules: ['q_proj', 'k_proj', 'o_proj', 'up_proj'] }));
+  const generator = new Generator(7);
+  for (const [name, p] of peft.namedParameters()) if (name.includes('miss_block')) p.value = Tensor.randn(p.shape, { std: 0.05, generator });
+  await peft.savePretrained(out);
+}
+
+describe('gguf-lora: a MiSS adapter as a llama.cpp LoRA on the base file equals the merged file', { skip: absent ?? false }, () => {
+  for (const arch of ['llama', 'qwen2'] as const) {
+    test(`${arch}: base + LoRA GGUF gives the merged GGUF's greedy ${NEW_TOKENS} tokens and perplexity (1e-3)`, async () => {
+      const source = join(FIXTURES, arch);
+      let adapter = join(FIXTURES, 'llama-miss');
+      if (arch !== 'llama') { adapter = join(dir, `${arch}-miss`); await randomMissAdapter(source, adapter); }
+      const file = (what: string): string => join(dir, `${arch}-${what}.gguf`);
+      await runExport({ format: 'gguf', model: source, out: file('base'), dtype: ['f32'], io: captureIO() });
+      await runExport({ format: 'gguf', model: source, adapter, out: file('merged'), dtype: ['f32'], io: captureIO() });
+      await runExport({ format: 'gguf-lora', model: source, adapter, out: file('lora'), io: captureIO() });
+      const meta = await runtime!.metadata(file('lora'));
+      assert.equal(meta.general.type, 'adapter');
+      assert.equal(meta.adapter!.type, 'lora');
+      assert.equal(meta.adapter!.lora.alpha, arch === 'llama' ? 8 : 4);
+      const merged = await runtime!.loadModel(file('merged'));
+      const withLora = await runtime!.loadModel(file('base'), { lora: file('lora') });
+      const ours = await runGenerate({ model: source, adapter, prompt: PROMPT, maxNewTokens: NEW_TOKENS, print: false, io: captureIO() });
+      assert.deepEqual(await merged.greedy(ours.promptTokens, NEW_TOKENS), ours.tokens, 'merged file vs bone generate --adapter');
+      assert.deepEqual(await withLora.greedy(ours.promptTokens, NEW_TOKENS), ours.tokens, 'base + LoRA vs bone generate --adapter');
+      const ids = merged.tokenize(TEXT);
+      const [pm, pl] = [await merged.perplexity(ids), await withLora.perplexity(ids)];
+      assert.ok(Math.abs(pm - pl) / pm <= 1e-3, `perplexity merged ${pm}, base + LoRA ${pl}`);
     });
   }
 });
