@@ -7,7 +7,7 @@
  * does not draw; it reuses that report's HTML escaping and axis ticks.
  */
 import { BASE_REPORT_STYLE, escapeHtml, niceTicks } from '../src/cli/report.ts';
-import { writeTextAtomically } from '../src/io/atomic.ts';
+import { writeTextAtomically } from '../src/io/index.ts';
 
 export interface CurvePoint {
   step: number;

@@ -19,13 +19,11 @@ import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { manualSeed } from '../src/engine/index.ts';
-import { loadModel, loadPretrained } from '../src/io/model-folder.ts';
-import type { PretrainedTokenizer } from '../src/io/tokenizer.ts';
+import { loadModel, loadPretrained, type PretrainedTokenizer } from '../src/io/index.ts';
 import type { CausalLM } from '../src/models/index.ts';
 import { Linear } from '../src/nn/index.ts';
 import { LoraConfig, MissConfig, getPeftModel, type AdapterConfig } from '../src/peft/index.ts';
-import { loadJsonlDataset, makeBatches, readJsonl, type LengthGroupedBatches } from '../src/train/data.ts';
-import { Trainer, type TrainerEvent } from '../src/train/trainer.ts';
+import { loadJsonlDataset, makeBatches, readJsonl, type LengthGroupedBatches, Trainer, type TrainerEvent } from '../src/train/index.ts';
 import { firstLine, greedyContinuations, isExactMatch } from './answer.ts';
 import { writeDemoReport, type CurvePoint, type MethodRun, type SampleRow } from './report.ts';
 

@@ -52,6 +52,7 @@ if (result.step !== 2 || losses.length !== 2 || !losses.every(Number.isFinite)) 
 console.log(`trained 2 steps, losses ${losses.map((l) => l.toFixed(4)).join(', ')}`);
 EOF
 node train.mjs "$ROOT/demo/model" "$ROOT/demo/data/train.jsonl"
+node --input-type=module -e "const cli = await import('bone-peft/cli'); if (typeof cli.runTrain !== 'function') throw new Error('bone-peft/cli has no runTrain');"
 
 echo "== TypeScript consumer against the shipped declarations"
 cat > tsconfig.json <<'EOF'

@@ -1,8 +1,8 @@
 /**
  * Command-line arguments for every `bone` subcommand, in one place: each command declares its
  * options once (kind, range, default, help text) and gets from that declaration the flag parser,
- * the `--config file.json` reader, the checks on options passed from code (the demo calls
- * `runTrain` directly), and its `--help` text. Every bad argument becomes a UsageError (exit 2)
+ * the `--config file.json` reader, the checks on options passed from code (`runTrain`
+ * and the other runX functions of bone-peft/cli), and its `--help` text. Every bad argument becomes a UsageError (exit 2)
  * that names the flag (or the config key), what was expected and what was found.
  *
  * Tokenising is node:util's parseArgs; it runs non-strict with `tokens` so that the checks here can

@@ -1,7 +1,7 @@
 /**
- * The `bone` commands as functions, for code that wants a command's behaviour without spawning a
- * process (the demo, tests, notebooks): same option checks and messages as the flags, results as
- * objects. Each takes an optional `io` (default: the process's stdout/stderr).
+ * `bone-peft/cli`: the `bone` commands as functions, for code that wants a command's behaviour
+ * without spawning a process (scripts, tests, notebooks): same option checks and messages as the
+ * flags, results as objects. Each takes an optional `io` (default: the process's stdout/stderr).
  */
 export { UsageError } from './args.ts';
 export { captureIO, processIO, type CliIO, type TextSink } from './io.ts';

@@ -4,7 +4,8 @@
  * rendered conversation for training.
  */
 import { Template } from '@huggingface/jinja';
-import { TokenizerError, describeJson, isJsonObject, type TokenizerFolder } from './tokenizer-files.ts';
+import { describeJson, isJsonObject } from './json.ts';
+import { TokenizerError, type TokenizerFolder } from './tokenizer-files.ts';
 
 /** One part of a multimodal message content, passed to the template as is. */
 export type ChatContentPart = Readonly<Record<string, unknown>>;

@@ -24,7 +24,7 @@
  */
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { JsonObject, JsonValue } from './json.ts';
+import { describeJson, isJsonObject, type JsonObject, type JsonValue } from './json.ts';
 
 /** Every failure to load or use a tokenizer. The message starts with the file it concerns, when there is one. */
 export class TokenizerError extends Error {
@@ -47,16 +47,6 @@ export const SPECIAL_TOKEN_ROLES: readonly SpecialTokenRole[] = [
   'bos_token', 'eos_token', 'unk_token', 'sep_token', 'pad_token', 'cls_token', 'mask_token',
 ];
 
-export function isJsonObject(value: JsonValue | undefined): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-export function describeJson(value: JsonValue | undefined): string {
-  if (value === undefined) return 'nothing';
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : `${typeof value} ${JSON.stringify(value)}`;
-}
 
 export async function readTextIfPresent(path: string): Promise<string | undefined> {
   try {

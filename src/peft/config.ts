@@ -144,6 +144,8 @@ export abstract class PeftConfig extends SharedFieldsBase {
 
 /** A method's config class as the registry sees it: its fields, and construction from untyped values. */
 export interface ConfigClass {
+  /** The class's name (MissConfig), for messages and docs. */
+  readonly className: string;
   readonly fields: ConfigFields;
   /** Read an adapter_config.json object (PEFT's from_pretrained): unknown keys are warned about, as PEFT does. */
   fromJSON(o: Record<string, JsonValue>, warn?: (message: string) => void, file?: string): PeftConfig;
@@ -168,6 +170,7 @@ export function defineAdapterConfig<F extends ConfigFields>(spec: { peftType: Pe
   const { peftType, className, fields, unsupported = {} } = spec;
   class AdapterConfig extends PeftConfig {
     static readonly fields = fields;
+    static readonly className = className;
     override readonly peftType = peftType;
 
     constructor(options: PeftConfigOptions & FieldOptions<F> = {}) {
@@ -179,7 +182,7 @@ export function defineAdapterConfig<F extends ConfigFields>(spec: { peftType: Pe
     protected override get unsupportedKeys(): Readonly<Record<string, JsonValue>> { return unsupported; }
 
     static fromJSON(o: Record<string, JsonValue>, warn: (message: string) => void = console.warn, file?: string): PeftConfig {
-      const ctx = { className, ...(file === undefined ? {} : { file }) };
+      const ctx = { className, file: file ?? 'adapter_config.json' };
       const known = new Set(['peft_type', ...Object.keys(unsupported), ...[SHARED_FIELDS, fields].flatMap((f) => Object.values(f).map((x) => x.json))]);
       const unknown = Object.keys(o).filter((k) => !known.has(k));
       if (unknown.length) {

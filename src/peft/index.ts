@@ -1,6 +1,7 @@
 /** Adapters: Bone, BAT, MiSS (+ mini) and LoRA, in Python PEFT's behaviour and file format. */
 export { PeftError } from './errors.ts';
 export { PeftConfig, defineAdapterConfig, SHARED_FIELDS, pythonJsonDumps, PEFT_VERSION_WRITTEN, type PeftConfigOptions, type TargetSpec, type JsonValue, type AdapterConfigClass, type ConfigClass } from './config.ts';
+export { booleanField, choiceField, customField, integerField, numberField, optionalStringField, rankField } from './config-fields.ts';
 export type { ConfigField, ConfigFields, FieldOptions, FieldValues, FlagKind } from './config-fields.ts';
 export {
   registerPeftMethod, peftMethod, peftMethodOf, peftMethods, methodVariants, methodVariant, variantConfig, configFromJSON, adapterConversions,

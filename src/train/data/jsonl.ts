@@ -8,7 +8,9 @@ import { DatasetError, type ExampleSource } from './errors.ts';
 
 /** A JSON value as JSON.parse returns it. */
 export type { JsonValue, JsonObject } from '../../io/json.ts';
-import type { JsonObject, JsonValue } from '../../io/json.ts';
+import { describeJson, isJsonObject, type JsonObject, type JsonValue } from '../../io/json.ts';
+
+export { describeJson, isJsonObject } from '../../io/json.ts';
 
 /** One non-blank line of a JSONL file, parsed. */
 export interface JsonlRecord {
@@ -16,19 +18,6 @@ export interface JsonlRecord {
   readonly value: JsonObject;
 }
 
-export function isJsonObject(value: JsonValue | undefined): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** How a value reads in an error message: its kind, and short scalars in full. */
-export function describeJson(value: JsonValue | undefined): string {
-  if (value === undefined) return 'nothing';
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') return 'an object';
-  const shown = JSON.stringify(value);
-  return `${typeof value} ${shown.length > 40 ? `${shown.slice(0, 37)}...` : shown}`;
-}
 
 /** Parses JSONL text; `file` is only used to name locations in errors. Blank lines are skipped. */
 export function parseJsonl(text: string, file: string): JsonlRecord[] {
