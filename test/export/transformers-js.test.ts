@@ -101,6 +101,8 @@ for (const arch of ['llama', 'mistral', 'qwen2', 'qwen3'] as const) {
       assert.deepEqual(result.files.filter((f) => f.startsWith('onnx/')), ['onnx/model.onnx', 'onnx/model_fp16.onnx']);
       const names = await readdir(out());
       for (const f of ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx']) assert.ok(names.includes(f), `${f} missing`);
+      // An existing output is refused (before any work) unless --overwrite.
+      await assert.rejects(runExport({ format: 'onnx', model: source, out: out(), io: captureIO() }), /--out .* already exists \(a folder\); add --overwrite to replace it/);
     });
 
     test(`greedy generation of ${NEW_TOKENS} tokens (model.generate and the text-generation pipeline) equals bone generate's`, async () => {
