@@ -5,7 +5,7 @@ export { booleanField, choiceField, customField, integerField, numberField, opti
 export type { ConfigField, ConfigFields, FieldOptions, FieldValues, FlagKind } from './config-fields.ts';
 export {
   registerPeftMethod, peftMethod, peftMethodOf, peftMethods, methodVariants, methodVariant, variantConfig, configFromJSON, adapterConversions,
-  type PeftMethod, type MethodVariant, type AdapterConversion, type CommandLineDefault,
+  type PeftMethod, type MethodVariant, type AdapterConversion, type AdapterConversionOptions, type CommandLineDefault,
 } from './registry.ts';
 // Each method's folder registers its record when imported.
 export * from './bone/index.ts';

@@ -56,7 +56,7 @@ test('overwrite replaces the whole folder (files the new one lacks are gone); a 
   await writeFolderAtomically(dest, fillWith('old', 6));
   const oldNames = 'f0.txt,f1.txt,f2.txt,f3.txt,f4.txt,f5.txt,sub';
   const newNames = 'f0.txt,f1.txt,f2.txt,sub';
-  // Each read is one system call on the path, during 20 swaps: a listing is the old or the new
+  // Each read is one system call on the path, during 10 swaps: a listing is the old or the new
   // folder's, a file holds the old or the new text in full (never a mixture, never a partial file).
   let swapping = true;
   const listings = new Set<string>();
@@ -68,7 +68,7 @@ test('overwrite replaces the whole folder (files the new one lacks are gone); a 
       await readFile(join(dest, 'f0.txt'), 'utf8').then((t) => texts.add(t), () => undefined);
     }
   })();
-  for (let i = 0; i < 20; i++) await writeFolderAtomically(dest, fillWith(i % 2 ? 'old' : 'new', i % 2 ? 6 : 3), { overwrite: true });
+  for (let i = 0; i < 10; i++) await writeFolderAtomically(dest, fillWith(i % 2 ? 'old' : 'new', i % 2 ? 6 : 3), { overwrite: true });
   swapping = false;
   await reader;
   assert.ok([...listings].every((l) => l === oldNames || l === newNames), `listings seen: ${[...listings].join(' | ')}`);

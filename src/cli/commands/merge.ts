@@ -4,17 +4,16 @@
  * llama.cpp's converters and `bone generate` load without PEFT. The base folder's tokenizer and
  * generation config files are copied along, so the merged folder is complete on its own.
  */
-import { copyFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
+import { loadExportSource } from '../../export/source.ts';
 import { writeFolderAtomically } from '../../io/atomic.ts';
-import { CONFIG_NAME, WEIGHTS_INDEX_NAME, WEIGHTS_NAME, loadModel, parseShardSize, resolveModelFolder, savePretrained } from '../../io/model-folder.ts';
-import { PeftModel } from '../../peft/index.ts';
+import { CONFIG_NAME, WEIGHTS_INDEX_NAME, WEIGHTS_NAME, copyCompanionFiles, parseShardSize, resolveModelFolder, savePretrained } from '../../io/model-folder.ts';
 import {
   UsageError, checkOptions, helpText, loadCommandLine, requireOptions, type CommandSyntax, type OptionSpecs, type OptionValues,
 } from '../args.ts';
 import type { Command } from '../command.ts';
 import { formatCount, println, processIO, type CliIO } from '../io.ts';
-import { OVERWRITE_OPTION, checkAdapterPath, checkModelPath, checkOutputFolder, isFile } from '../paths.ts';
+import { OVERWRITE_OPTION, checkAdapterPath, checkModelPath, checkOutputFolder } from '../paths.ts';
 
 export const MERGE_OPTIONS = {
   model: { kind: 'path', required: true, valueName: 'DIR', description: 'the base model folder the adapter was trained on (or a repo id in the local cache)' },
@@ -42,12 +41,6 @@ export interface MergeResult {
   copied: string[];
 }
 
-/** What a model folder has besides config.json and the weights, that a merged folder should carry. */
-const COMPANION_FILES = [
-  'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'added_tokens.json', 'vocab.json', 'merges.txt',
-  'tokenizer.model', 'chat_template.jinja', 'chat_template.json', 'generation_config.json',
-];
-
 export async function runMerge(options: MergeOptions): Promise<MergeResult> {
   const given = checkOptions(mergeSyntax, options, 'runMerge options');
   requireOptions(mergeSyntax, given);
@@ -67,21 +60,11 @@ export async function runMerge(options: MergeOptions): Promise<MergeResult> {
   }
   await checkOutputFolder('merge', '--out', options.out, { holds: { what: 'a model', files: [CONFIG_NAME, WEIGHTS_NAME, WEIGHTS_INDEX_NAME] }, overwrite: given.overwrite });
   const warn = (m: string): void => println(io.stderr, `warning: ${m}`);
-  const peft = await PeftModel.fromPretrained(await loadModel(options.model), options.adapter, { warn });
-  const mergedLayers = peft.adapterLayers().length;
-  // safeMerge: a merge that produces a non-finite weight fails before writing anything.
-  const merged = await peft.mergeAndUnload({ safeMerge: true });
+  const { model: merged, mergedLayers } = await loadExportSource(options.model, { adapter: options.adapter, warn });
   // The whole folder in one atomic step: --out is the old folder or the complete merged one.
   const copied = await writeFolderAtomically(options.out, async (dir) => {
     await savePretrained(merged, dir, given.maxShardSize === undefined ? {} : { maxShardSize: given.maxShardSize });
-    const names: string[] = [];
-    for (const name of COMPANION_FILES) {
-      if (await isFile(join(baseFolder, name))) {
-        await copyFile(join(baseFolder, name), join(dir, name));
-        names.push(name);
-      }
-    }
-    return names;
+    return copyCompanionFiles(baseFolder, dir);
   }, {
     overwrite: true,
     // Other files the folder holds stay; an earlier save's weights and index must not (they would shadow the new ones).
