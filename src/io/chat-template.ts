@@ -4,7 +4,8 @@
  * the turns marked (chat-turns.ts), which chat-training.ts needs to find the assistant's tokens.
  */
 import { Template } from '@huggingface/jinja';
-import { compileMarkedTemplate, hasGenerationTags, renderMarked, type MarkedRendering } from './chat-turns.ts';
+import type { MarkedRendering } from './chat-spans.ts';
+import { compileMarkedTemplate, hasGenerationTags, renderMarked } from './chat-turns.ts';
 import { PYTHON_STRING_FUNCTIONS, usePythonStringMethods } from './jinja-ast.ts';
 import { describeJson, isJsonObject } from './json.ts';
 import { TokenizerError, type TokenizerFolder } from './tokenizer-files.ts';

@@ -17,7 +17,8 @@
  *   end-of-turn included — which is what TRL's patched Qwen3 training template renders.
  */
 import type { ChatMessage, ChatRenderer } from './chat-template.ts';
-import { markerCharacterIn, type CharSpan, type MarkedRendering } from './chat-turns.ts';
+import type { CharSpan, MarkedRendering } from './chat-spans.ts';
+import { markerCharacterIn } from './chat-turns.ts';
 import { TokenizerError } from './tokenizer-files.ts';
 
 /** The text to train on and the character spans that carry loss. */

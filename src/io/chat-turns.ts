@@ -18,6 +18,9 @@
  * a rendering that already contains one is refused.
  */
 import { Template } from '@huggingface/jinja';
+import type { CharSpan, MarkedRendering } from './chat-spans.ts';
+
+export type { CharSpan, MarkedRendering } from './chat-spans.ts';
 import { programBody, statements, walk } from './jinja-ast.ts';
 import { TokenizerError } from './tokenizer-files.ts';
 
@@ -28,18 +31,6 @@ const GENERATION_OPEN = '\uFDD3';
 const GENERATION_CLOSE = '\uFDD4';
 const MARKERS = /[\uFDD0-\uFDD4]/;
 
-/** A half-open character range of a rendering. */
-export interface CharSpan { start: number; end: number }
-
-/** A rendering with what the instrumented template marked in it. */
-export interface MarkedRendering {
-  /** The rendered text, markers removed: what the template renders. */
-  text: string;
-  /** `{% generation %}` blocks, in order (none when the template has no such tags). */
-  generation: CharSpan[];
-  /** Each loop iteration over a message: which message and what it wrote, in order. */
-  iterations: { message: number; span: CharSpan }[];
-}
 
 /** The first marker character in `text` (a rendering with one cannot be marked), or undefined. */
 export function markerCharacterIn(text: string): string | undefined {

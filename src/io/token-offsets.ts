@@ -12,7 +12,7 @@
  * and comparing with the whole encoding, as TRL does for prompt-completion boundaries; that is
  * exact except where pre-tokenization looks across the end (a run of spaces).
  */
-import type { CharSpan } from './chat-turns.ts';
+import type { CharSpan } from './chat-spans.ts';
 
 /** How the vocabulary's token strings spell bytes. */
 export type TokenSpelling = 'byte-level' | 'metaspace' | 'plain';
