@@ -4,4 +4,5 @@ export * from './nn/index.ts';
 export * from './models/index.ts';
 export * from './io/index.ts';
 export * from './peft/index.ts';
+export * from './export/index.ts';
 export * from './train/index.ts';

@@ -51,10 +51,11 @@ async function recordedFolder(recorded: string): Promise<string | null> {
 }
 
 /**
- * Warn when `model` (loaded from `modelArg`, whose folder is `modelFolder`) differs in architecture
- * or size from the base recorded in the adapter's config, or when that base cannot be found to check.
+ * Warn when the model given as `modelArg` (its folder `modelFolder`, its resolved config when loaded
+ * already) differs in architecture or size from the base recorded in the adapter's config, or when
+ * that base cannot be found to check.
  */
-export async function checkRecordedBase(adapter: string, modelArg: string, modelFolder: string, model: CausalLM, warn: (m: string) => void): Promise<void> {
+export async function checkRecordedBase(adapter: string, modelArg: string, modelFolder: string, warn: (m: string) => void, modelConfig?: Record<string, unknown>): Promise<void> {
   const recorded = (await readAdapterConfigJson(adapter)).base_model_name_or_path;
   const cannot = `cannot check that --model ${modelArg} is the base model this adapter was trained on`;
   if (typeof recorded !== 'string' || recorded === '') {
@@ -73,7 +74,7 @@ export async function checkRecordedBase(adapter: string, modelArg: string, model
     warn(`${cannot}: the recorded base ${folder} has no readable config.json`);
     return;
   }
-  const ours: Record<string, unknown> = model.config;
+  const ours = modelConfig ?? await readConfig(modelFolder) ?? {};
   const differences = COMPARED_KEYS.filter((k) => k in theirs && JSON.stringify(theirs[k]) !== JSON.stringify(ours[k]))
     .map((k) => `${k} ${JSON.stringify(theirs[k])} → ${JSON.stringify(ours[k])}`);
   const arch = (c: Record<string, unknown>): unknown => (Array.isArray(c.architectures) ? c.architectures[0] : undefined);
@@ -83,15 +84,20 @@ export async function checkRecordedBase(adapter: string, modelArg: string, model
   }
 }
 
-/** PeftModel.fromPretrained for a command: the recorded base checked, and the loader's advice in flag terms. */
-export async function loadAdapterForCommand(
-  base: CausalLM, o: { model: string; modelFolder: string; adapter: string; allowKeyMismatch?: boolean }, warn: (m: string) => void,
-): Promise<PeftModel<CausalLM>> {
-  await checkRecordedBase(o.adapter, o.model, o.modelFolder, base, warn);
+/** An adapter load whose refusal speaks of the flag (`--allow-key-mismatch`) instead of the library option. */
+export async function withFlagAdvice<T>(load: Promise<T>): Promise<T> {
   try {
-    return await PeftModel.fromPretrained(base, o.adapter, { warn, allowKeyMismatch: o.allowKeyMismatch ?? false });
+    return await load;
   } catch (e) {
     if (e instanceof PeftError) e.message = e.message.replace('pass allowKeyMismatch: true', 'pass --allow-key-mismatch');
     throw e;
   }
+}
+
+/** PeftModel.fromPretrained for a command: the recorded base checked, and the loader's advice in flag terms. */
+export async function loadAdapterForCommand(
+  base: CausalLM, o: { model: string; modelFolder: string; adapter: string; allowKeyMismatch?: boolean }, warn: (m: string) => void,
+): Promise<PeftModel<CausalLM>> {
+  await checkRecordedBase(o.adapter, o.model, o.modelFolder, warn, base.config);
+  return withFlagAdvice(PeftModel.fromPretrained(base, o.adapter, { warn, allowKeyMismatch: o.allowKeyMismatch ?? false }));
 }

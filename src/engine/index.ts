@@ -9,3 +9,4 @@ export { EngineError, ShapeError, RuntimeFailure, RuntimeUnavailableError } from
 export { checkFinite, describeNonFinite, nonFinite, nonFiniteTensors } from './debug.ts';
 export { setCaptureOrigins } from './op.ts';
 export * as ops from './ops/index.ts';
+export { emitSymbolicGraph, type SymbolicGraphSpec, type NamedTensor } from './onnx/symbolic.ts';

@@ -13,7 +13,7 @@
  * `model.embed_tokens.weight`), `{"format": "pt"}` metadata, optional shards with transformers'
  * names and index, and a config.json that transformers reads; every file is written atomically.
  */
-import { readdir, readFile, mkdir, stat, unlink } from 'node:fs/promises';
+import { copyFile, readdir, readFile, mkdir, stat, unlink } from 'node:fs/promises';
 import { join, resolve, basename, isAbsolute } from 'node:path';
 import { describeNonFinite, nonFinite, realize, Tensor } from '../engine/index.ts';
 import { bf16ToF32, f16ToF32 } from '../engine/dtype.ts';
@@ -499,6 +499,28 @@ function pythonStyleJson(value: unknown): string {
     return v;
   };
   return `${JSON.stringify(sortKeys(value), null, 2)}\n`;
+}
+
+// ---- companion files ------------------------------------------------------------------------------------
+
+/** What a model folder has besides config.json and the weights, that a folder made from it should carry. */
+export const COMPANION_FILES: readonly string[] = [
+  'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'added_tokens.json', 'vocab.json', 'merges.txt',
+  'tokenizer.model', 'chat_template.jinja', 'chat_template.json', 'generation_config.json',
+];
+
+/** Copies the companion files that `from` has into `to`; returns their names. */
+export async function copyCompanionFiles(from: string, to: string, names: readonly string[] = COMPANION_FILES): Promise<string[]> {
+  const copied: string[] = [];
+  for (const name of names) {
+    if (await isFile(join(from, name))) {
+      await copyFile(join(from, name), join(to, name)).catch((err: unknown) => {
+        throw new ModelFolderError(`${join(to, name)}: could not copy ${join(from, name)}: ${(err as Error).message}`, { cause: err });
+      });
+      copied.push(name);
+    }
+  }
+  return copied;
 }
 
 // ---- small helpers -----------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@
  * not torch's. Greedy tokens match transformers'.
  */
 import { Generator, Tensor, describeNonFinite, nonFinite, realize } from '../engine/index.ts';
+import type { DecoderCache } from './cache.ts';
 import type { CausalLM } from './causal-lm.ts';
 import { ModelError } from './errors.ts';
 import { rightPaddedRows } from './masking.ts';
@@ -144,7 +145,7 @@ export async function generate(model: CausalLM, inputIds: Tensor | readonly (rea
     });
   };
 
-  let cache = useCache ? model.createCache(B, Math.max(1, Math.ceil((P + maxNewTokens) / cacheBlock) * cacheBlock)) : null;
+  let cache: DecoderCache | null = useCache ? model.createCache(B, Math.max(1, Math.ceil((P + maxNewTokens) / cacheBlock) * cacheBlock)) : null;
   let stepIds = prompt;
   for (let step = 0; step < maxNewTokens; step++) {
     const out = model.forward({

@@ -8,11 +8,11 @@
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Tensor, nonFiniteTensors, realize } from '../engine/index.ts';
-import { writeTextAtomically } from '../io/atomic.ts';
+import { recoverFolderWrites, writeFolderAtomically, writeTextAtomically } from '../io/atomic.ts';
 import type { JsonValue } from '../io/json.ts';
 import { readSafetensors, writeSafetensors, type SafetensorsTensor } from '../io/safetensors.ts';
 import { PeftError } from './errors.ts';
-import { modelCardText, writeModelCard, type ModelCardTraining } from './model-card.ts';
+import { hasOthersCard, modelCardText, writeModelCard, type ModelCardTraining } from './model-card.ts';
 import { PeftModel, savedKey, type AdaptableModel } from './peft-model.ts';
 import { configFromJSON, peftMethodOf, peftMethods } from './registry.ts';
 import type { PeftConfig } from './config.ts';
@@ -65,8 +65,12 @@ export interface SaveAdapterOptions {
   modelCard?: ModelCardTraining;
 }
 
-/** Write each adapter (default: all) as PEFT does, and the README.md model card. Returns the folders written. */
-export async function savePeftModel(peft: PeftModel, dir: string, opts: SaveAdapterOptions = {}): Promise<string[]> {
+/**
+ * Write the adapters' files (default: all) into `dir`, a folder that holds nothing of them yet: the
+ * default adapter in `dir`, each other one in `dir/<name>`, and the README.md model card (unless
+ * `card: false`). Returns the folders written.
+ */
+export async function writeAdapterFiles(peft: PeftModel, dir: string, opts: SaveAdapterOptions & { card?: boolean } = {}): Promise<string[]> {
   const names = opts.selectedAdapters ?? [...peft.peftConfig.keys()];
   const written: string[] = [];
   for (const name of names) {
@@ -87,7 +91,7 @@ export async function savePeftModel(peft: PeftModel, dir: string, opts: SaveAdap
   }
   // As PEFT, one card in the folder itself, describing the active adapter.
   const shown = names.includes(peft.activeAdapter) ? peft.activeAdapter : names[0];
-  if (shown !== undefined) {
+  if (shown !== undefined && opts.card !== false) {
     const config = savedConfig(peft, peft.peftConfig.get(shown)!);
     const state = peft.state(shown);
     await writeModelCard(dir, modelCardText({
@@ -97,6 +101,19 @@ export async function savePeftModel(peft: PeftModel, dir: string, opts: SaveAdap
     }));
   }
   return written;
+}
+
+/**
+ * Write each adapter (default: all) as PEFT's save_pretrained does, in one atomic step: the folder
+ * is the old adapter or the new one at every moment (writeFolderAtomically), and whatever else it
+ * holds (a run's checkpoints, other adapters, the user's files) is kept. Returns the folders written.
+ */
+export async function savePeftModel(peft: PeftModel, dir: string, opts: SaveAdapterOptions = {}): Promise<string[]> {
+  const names = opts.selectedAdapters ?? [...peft.peftConfig.keys()];
+  // A README.md the user wrote is not replaced: no card goes into the new folder, and keepOthers carries theirs over.
+  const card = !(await hasOthersCard(dir));
+  await writeFolderAtomically(dir, (temp) => writeAdapterFiles(peft, temp, { ...opts, card }), { overwrite: true, keepOthers: true });
+  return names.map((name) => adapterDir(dir, name));
 }
 
 export interface LoadAdapterOptions {
@@ -163,6 +180,8 @@ export async function missingAdapterWeights(dir: string): Promise<string | null>
 
 /** Both files are read and checked before the model is touched. */
 async function readAdapter(dir: string, isTrainable: boolean, warn: (m: string) => void): Promise<{ config: PeftConfig; tensors: Map<string, Tensor>; file: string }> {
+  // A writer killed while replacing this folder left the old and the new one beside it: finish that first.
+  for (const line of await recoverFolderWrites(dir).catch((e: Error) => [`could not finish an interrupted write of ${dir}: ${e.message}`])) warn(line);
   const config = configFromJSON(await readAdapterConfigJson(dir), warn, join(dir, ADAPTER_CONFIG_NAME));
   config.inferenceMode = !isTrainable;
   const missing = await missingAdapterWeights(dir);

@@ -102,11 +102,15 @@ export function modelCardText(f: ModelCardFacts): string {
   return lines.join('\n');
 }
 
+/** Whether `dir` holds a README.md that bone-peft did not write (the user's own card, which a save keeps). */
+export async function hasOthersCard(dir: string): Promise<boolean> {
+  const existing = await readFile(join(dir, MODEL_CARD_NAME), 'utf8').catch(() => null);
+  return existing !== null && !existing.includes(MARKER);
+}
+
 /** Write the card into `dir`, unless a README.md that bone-peft did not write is there. Returns whether it wrote. */
 export async function writeModelCard(dir: string, text: string): Promise<boolean> {
-  const path = join(dir, MODEL_CARD_NAME);
-  const existing = await readFile(path, 'utf8').catch(() => null);
-  if (existing !== null && !existing.includes(MARKER)) return false;
-  await writeTextAtomically(path, text);
+  if (await hasOthersCard(dir)) return false;
+  await writeTextAtomically(join(dir, MODEL_CARD_NAME), text);
   return true;
 }

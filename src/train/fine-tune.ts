@@ -4,6 +4,8 @@
  * makes the length-grouped batches; `fineTune` runs the Trainer into an output folder, which ends
  * with a checkpoint (so that a longer run can resume it) and the adapter in PEFT's format.
  */
+import { lockFolder } from '../io/folder-lock.ts';
+import { checkWritable } from '../io/writable.ts';
 import type { CausalLM } from '../models/index.ts';
 import type { ModelCardTraining, PeftModel } from '../peft/index.ts';
 import {
@@ -67,14 +69,22 @@ function runResults(run: TrainResult): [string, string][] {
  * Train `peft` on `train` with checkpoints in `outputDir`, then write a final checkpoint (a run
  * that completed can be resumed with a larger maxSteps) and the adapter itself into `outputDir`,
  * with a model card that records `modelCard` (the run's data and settings) and the results.
+ * The folder is checked for writing before the first step, and locked for the run: a second
+ * fineTune or `bone train` on it, in any process, is refused while this one runs.
  */
 export async function fineTune(
   peft: PeftModel<CausalLM>, train: TrainData,
   options: TrainerOptions & { outputDir: string; modelCard?: Omit<ModelCardTraining, 'results'> },
 ): Promise<TrainResult> {
-  const trainer = new Trainer(peft, train, options);
-  const run = await trainer.run();
-  if (run.reason === 'completed' && run.step > 0) await trainer.saveCheckpoint();
-  await peft.savePretrained(options.outputDir, { modelCard: { ...options.modelCard, settings: options.modelCard?.settings ?? [], results: runResults(run) } });
-  return run;
+  await checkWritable(options.outputDir);
+  const release = await lockFolder(options.outputDir, 'fineTune');
+  try {
+    const trainer = new Trainer(peft, train, options);
+    const run = await trainer.run();
+    if (run.reason === 'completed' && run.step > 0) await trainer.saveCheckpoint();
+    await peft.savePretrained(options.outputDir, { modelCard: { ...options.modelCard, settings: options.modelCard?.settings ?? [], results: runResults(run) } });
+    return run;
+  } finally {
+    await release();
+  }
 }

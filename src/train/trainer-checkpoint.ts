@@ -5,12 +5,12 @@
  * Trainer's own position, history and RNG state. A checkpoint is written into a temporary folder
  * and renamed into place, so a run killed at any moment leaves only complete checkpoints behind.
  */
-import { mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Tensor, realize } from '../engine/index.ts';
-import { writeTextAtomically } from '../io/atomic.ts';
+import { removeFolderAtomically, writeFolderAtomically, writeTextAtomically } from '../io/atomic.ts';
 import { readSafetensors, writeSafetensors, type SafetensorsTensor } from '../io/safetensors.ts';
-import { ADAPTER_WEIGHTS_NAME, readAdapterTensors, type PeftModel } from '../peft/index.ts';
+import { ADAPTER_WEIGHTS_NAME, readAdapterTensors, writeAdapterFiles, type PeftModel } from '../peft/index.ts';
 import type { OptimizerState } from './optim.ts';
 
 export const TRAINER_STATE_NAME = 'trainer_state.json';
@@ -54,23 +54,21 @@ export function checkpointName(step: number): string {
   return `checkpoint-${step}`;
 }
 
+/** Write a checkpoint folder in one atomic step (the folder is complete or absent, whatever kills the process). */
 export async function writeCheckpoint(runDir: string, parts: CheckpointParts): Promise<string> {
   const final = join(runDir, checkpointName(parts.trainer.step));
-  const temp = `${final}.tmp-${process.pid}`;
-  await rm(temp, { recursive: true, force: true });
-  await mkdir(temp, { recursive: true });
-  await parts.peft.savePretrained(temp);
-  const named = new Map<string, Tensor>();
-  for (const [buffer, list] of Object.entries(parts.optimizer.buffers)) {
-    list.forEach((t, i) => { if (t) named.set(`${buffer}.${parts.paramNames[i]}`, t); });
-  }
-  await realize([...named.values()]);
-  const tensors = new Map<string, SafetensorsTensor>();
-  for (const [k, t] of named) tensors.set(k, { dtype: 'F32', shape: [...t.shape], data: t.storage as Float32Array });
-  await writeSafetensors(join(temp, OPTIMIZER_NAME), tensors, { format: 'bone-peft', step: String(parts.optimizer.step) });
-  await writeTextAtomically(join(temp, TRAINER_STATE_NAME), JSON.stringify(parts.trainer, null, 2));
-  await rm(final, { recursive: true, force: true });
-  await rename(temp, final);
+  await writeFolderAtomically(final, async (dir) => {
+    await writeAdapterFiles(parts.peft, dir);
+    const named = new Map<string, Tensor>();
+    for (const [buffer, list] of Object.entries(parts.optimizer.buffers)) {
+      list.forEach((t, i) => { if (t) named.set(`${buffer}.${parts.paramNames[i]}`, t); });
+    }
+    await realize([...named.values()]);
+    const tensors = new Map<string, SafetensorsTensor>();
+    for (const [k, t] of named) tensors.set(k, { dtype: 'F32', shape: [...t.shape], data: t.storage as Float32Array });
+    await writeSafetensors(join(dir, OPTIMIZER_NAME), tensors, { format: 'bone-peft', step: String(parts.optimizer.step) });
+    await writeTextAtomically(join(dir, TRAINER_STATE_NAME), JSON.stringify(parts.trainer, null, 2));
+  }, { overwrite: true });
   return final;
 }
 
@@ -110,9 +108,9 @@ export async function readCheckpoint(dir: string, paramNames: readonly string[],
   return { adapter: await readAdapterTensors(join(dir, ADAPTER_WEIGHTS_NAME)), optimizer: { step: trainer.step, buffers }, trainer };
 }
 
-/** Delete all but the newest `keep` checkpoints. */
+/** Delete all but the newest `keep` checkpoints; each disappears whole (renamed away first, then removed). */
 export async function pruneCheckpoints(runDir: string, keep: number): Promise<void> {
   const names = (await readdir(runDir)).filter((n) => /^checkpoint-\d+$/.test(n));
   const sorted = names.sort((a, b) => Number(b.split('-')[1]) - Number(a.split('-')[1]));
-  for (const n of sorted.slice(keep)) await rm(join(runDir, n), { recursive: true, force: true });
+  for (const n of sorted.slice(keep)) await removeFolderAtomically(join(runDir, n));
 }

@@ -159,6 +159,8 @@ export const PROBES: readonly Probe[] = [
     stderr: [`1 adapter tensor(s) are not in the file: ${Q0}`, 'The file may be incomplete'] },
   { name: 'merge an adapter with 1 of 4 tensors missing, --allow-key-mismatch', item: 9, setup: adapter('a', { tensors: (t) => { t.delete(Q0); } }), argv: merge('{dir}/a', '--allow-key-mismatch'), exit: 0,
     stderr: ['warning: Found missing adapter keys', `${Q0.replace('miss_block', 'miss_block.default')}`], stdout: ['wrote the merged model to'] },
+  { name: 'export an adapter with 1 of 4 tensors missing', item: 9, setup: adapter('a', { tensors: (t) => { t.delete(Q0); } }),
+    argv: ['export', '--format', 'gguf', '--model', '{model}', '--adapter', '{dir}/a', '--out', '{dir}/m.gguf'], exit: 1, stderr: ['1 adapter tensor(s) are not in the file', 'pass --allow-key-mismatch'] },
   { name: 'generate with peft_type LORA over MiSS tensors', item: 9, setup: adapter('a', { config: (c) => { c.peft_type = 'LORA'; delete c.init_weights; delete c.mini_r; delete c.miss_dropout; } }), argv: generate('{model}', '{dir}/a'), exit: 1,
     stderr: ['the tensors do not match the LoRA adapter layers', '8 adapter tensor(s) are not in the file', 'named as a MiSS adapter\'s (miss_…)'] },
 
@@ -177,6 +179,9 @@ export const PROBES: readonly Probe[] = [
     argv: merge('{dir}/a'), exit: 0, stderr: ['is not the base model this adapter was trained on', 'num_hidden_layers 4 → 2', 'vocab_size 1024 → 512'], stdout: ['wrote the merged model'] },
   { name: 'merge when the recorded base is nowhere to be found', item: 11, setup: adapter('a', { config: (c) => { c.base_model_name_or_path = 'nobody/no-such-model'; } }), argv: merge('{dir}/a'), exit: 0,
     stderr: ['cannot check that --model', 'its base_model_name_or_path "nobody/no-such-model" is neither a folder here nor a repository in the Hugging Face cache'] },
+
+  { name: 'merge onto the recorded base itself says nothing about it', item: 11, setup: async (p) => adapter('a', { config: (c) => { c.base_model_name_or_path = p.model; } })(p),
+    argv: merge('{dir}/a'), exit: 0, absent: ['cannot check', 'is not the base model'] },
 
   // 12: errors that named the wrong thing
   { name: 'a config.json without hidden_size', item: 12, setup: model('m', (c) => { delete c.hidden_size; }), argv: generate('{dir}/m', null), exit: 1,
@@ -256,6 +261,7 @@ export const PROBES: readonly Probe[] = [
   { name: 'merge --max-shard-size that is no size', item: null, argv: merge('{adapter}', '--max-shard-size', 'big'), exit: 2, stderr: ['--max-shard-size expects a size such as 500MB or 2GB, found "big"'] },
   { name: 'merge --out onto the base model\'s own folder', item: null, argv: ['merge', '--model', '{model}', '--adapter', '{adapter}', '--out', '{model}'], exit: 2, stderr: ['--out must be a new folder'] },
   { name: 'generate --top-k without sampling', item: null, argv: generate('{model}', null, '--top-k', '5'), exit: 2, stderr: ['--top-k and --top-p apply when sampling'] },
-  { name: 'convert an adapter that is not Bone', item: null, argv: ['convert', '--adapter', '{adapter}', '--out', '{dir}/c'], exit: 1, stderr: ['expected peft_type "BONE" to convert, found "MISS"'] },
+  { name: 'convert an adapter of a method that has no conversion', item: null, setup: adapter('a', { config: (c) => { c.peft_type = 'LORA'; delete c.init_weights; delete c.mini_r; delete c.miss_dropout; } }),
+    argv: ['convert', '--adapter', '{dir}/a', '--out', '{dir}/c'], exit: 1, stderr: ['to convert, found "LORA"'] },
   { name: 'inspect a path that does not exist', item: null, argv: ['inspect', '{dir}/nothing'], exit: 2, stderr: ['expects a model folder, an adapter folder'] },
 ];

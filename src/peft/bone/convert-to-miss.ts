@@ -3,9 +3,8 @@
  * removed Bone, and reads old Bone adapters only after this. The math is identical (MiSS true ≡ Bone
  * true, MiSS 'bat' ≡ Bone 'bat'); keys change `.bone_` → `.miss_` and peft_type becomes "MISS".
  */
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeTextAtomically } from '../../io/atomic.ts';
+import { writeFolderAtomically, writeTextAtomically } from '../../io/atomic.ts';
 import { readSafetensors, writeSafetensors, type SafetensorsTensor } from '../../io/safetensors.ts';
 import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, missingAdapterWeights, readAdapterConfigJson } from '../adapter-folder.ts';
 import { pythonJsonDumps } from '../config.ts';
@@ -22,9 +21,10 @@ export async function convertBoneToMiss(src: string, dst: string): Promise<{ ten
   const { tensors } = await readSafetensors(join(src, ADAPTER_WEIGHTS_NAME));
   const renamed = new Map<string, SafetensorsTensor>();
   for (const [key, t] of tensors) renamed.set(key.replaceAll('.bone_', '.miss_'), t);
-  await mkdir(dst, { recursive: true });
-  // Weights first: a half-converted folder then still has its Bone config and fails loudly, not silently.
-  await writeSafetensors(join(dst, ADAPTER_WEIGHTS_NAME), renamed, { format: 'pt' });
-  await writeTextAtomically(join(dst, ADAPTER_CONFIG_NAME), pythonJsonDumps({ ...config, peft_type: 'MISS' }, new Set(), '', false));
+  // One atomic step, in place too: the folder is the Bone adapter or the MiSS one, never half of each.
+  await writeFolderAtomically(dst, async (dir) => {
+    await writeSafetensors(join(dir, ADAPTER_WEIGHTS_NAME), renamed, { format: 'pt' });
+    await writeTextAtomically(join(dir, ADAPTER_CONFIG_NAME), pythonJsonDumps({ ...config, peft_type: 'MISS' }, new Set(), '', false));
+  }, { overwrite: true, keepOthers: true });
   return { tensors: renamed.size };
 }
