@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 /** Folders of the platform-neutral core (docs/design.md, "A platform-neutral core"). */
-const CORE = ['src/engine/**', 'src/nn/**', 'src/models/**', 'src/io/**', 'src/peft/**', 'src/train/**', 'src/core.ts'];
+const CORE = ['src/engine/**', 'src/nn/**', 'src/models/**', 'src/io/**', 'src/peft/**', 'src/train/**', 'src/core.ts', 'src/version.ts'];
 
 /** What runs only in Node.js: its built-in modules, its ONNX Runtime binding, and the layers built on them. */
 const nodeOnly = [

@@ -13,6 +13,7 @@ export { runTrain, trainSyntax, type TrainOptions, type TrainResult, type DataSu
 export { runGenerate, generateSyntax, type GenerateCommandOptions, type GenerateResult } from './commands/generate.ts';
 export { runMerge, mergeSyntax, type MergeOptions, type MergeResult } from './commands/merge.ts';
 export { runConvert, convertSyntax, type ConvertOptions, type ConvertResult } from './commands/convert.ts';
+export { runExport, exportSyntax, EXPORT_FORMATS, type ExportOptions, type ExportResult, type ExportFormat } from './commands/export.ts';
 export { runInspect, inspectSyntax, type InspectOptions, type Inspection, type ModelInspection, type AdapterInspection, type TensorInfo } from './commands/inspect.ts';
 export { runBench, benchSyntax, SMOLLM2_135M_CONFIG, type BenchOptions, type BenchResult } from './commands/bench.ts';
 export { main, COMMANDS } from './main.ts';

@@ -133,3 +133,8 @@ export function coerceValue(command: string, spec: OptionSpec, value: unknown, w
     }
   }
 }
+
+/** The --overwrite flag of the commands that write a result folder (train, merge, convert, export). */
+export const OVERWRITE_OPTION = {
+  overwrite: { kind: 'boolean', description: 'replace what --out already holds (without it, an existing result is refused)' },
+} as const;

@@ -5,7 +5,7 @@
  */
 import { MEMORY_OPTIONS } from './memory.ts';
 import { ADAPTER_OPTIONS } from './method.ts';
-import type { OptionSpecs } from './options.ts';
+import { OVERWRITE_OPTION, type OptionSpecs } from './options.ts';
 
 export const TRAIN_OPTIONS = {
   model: { kind: 'path', required: true, valueName: 'DIR', description: 'the base model folder (or a Hugging Face repo id in the local cache)' },
@@ -34,4 +34,5 @@ export const TRAIN_OPTIONS = {
   quiet: { kind: 'boolean', description: 'no progress output, only the summary' },
   skipUntrainable: { kind: 'boolean', description: 'skip examples with no token to learn from instead of stopping at them' },
   ...MEMORY_OPTIONS,
+  ...OVERWRITE_OPTION,
 } as const satisfies OptionSpecs;

@@ -6,8 +6,9 @@ export { realize, engineStats, clearCompiledGraphs, setGraphListener, type Graph
 export { setBackend, setDefaultBackend, getBackend, type Backend, type CompiledGraph, type CompileOptions, type FeedTensor } from './runtime/backend.ts';
 export { Generator, manualSeed, getDefaultGenerator } from './random.ts';
 export { EngineError, ShapeError, RuntimeFailure, RuntimeUnavailableError } from './errors.ts';
-export { checkFinite } from './debug.ts';
+export { checkFinite, describeNonFinite, nonFinite, nonFiniteTensors } from './debug.ts';
 export { setCaptureOrigins } from './op.ts';
 export { readEnv } from './env.ts';
 export { hashText } from './hash.ts';
 export * as ops from './ops/index.ts';
+export { emitSymbolicGraph, type SymbolicGraphSpec, type NamedTensor } from './onnx/symbolic.ts';

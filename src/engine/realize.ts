@@ -6,6 +6,7 @@
 import { fromRuntimeArray, runtimeDType, toRuntimeArray, type TypedArray } from './dtype.ts';
 import { RuntimeFailure } from './errors.ts';
 import { GraphBuilder, valuesKey } from './onnx/builder.ts';
+import { emitTrace } from './onnx/emit.ts';
 import { getBackend, type CompiledGraph, type FeedTensor } from './runtime/backend.ts';
 import type { Tensor } from './tensor.ts';
 
@@ -83,27 +84,7 @@ export function trace(targets: readonly Tensor[]): Trace {
 
 function emit(tr: Trace): { bytes: Uint8Array; inputNames: string[]; outputNames: string[] } {
   const g = new GraphBuilder();
-  const names = new Map<Tensor, string>();
-  const inputNames: string[] = [];
-  for (const leaf of tr.leaves) {
-    if (leaf.constant) {
-      names.set(leaf, g.constTensor(runtimeDType(leaf.dtype), leaf.shape, toRuntimeArray(leaf.storage, leaf.dtype)));
-    } else {
-      const name = `in${inputNames.length}`;
-      g.addInput(name, leaf.dtype, leaf.shape);
-      inputNames.push(name);
-      names.set(leaf, name);
-    }
-  }
-  for (const node of tr.nodes) {
-    g.owner = tr.index.get(node)!;
-    names.set(node, node.op!.lower(g, node.inputs.map((x) => names.get(x)!), node.attrs, node));
-  }
-  const outputNames = tr.targets.map((t, k) => {
-    const name = `out${k}`;
-    g.addOutput(names.get(t)!, name, t.dtype, t.shape);
-    return name;
-  });
+  const { inputNames, outputNames } = emitTrace(tr, g);
   return { bytes: g.toBytes(), inputNames, outputNames };
 }
 

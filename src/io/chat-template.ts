@@ -1,9 +1,12 @@
 /**
- * Chat templates: a folder's templates by name (transformers' precedence), rendering a conversation
- * with @huggingface/jinja as `apply_chat_template` does, and locating the assistant tokens of a
- * rendered conversation for training.
+ * Chat templates: a folder's templates by name (transformers' precedence) and rendering a
+ * conversation with @huggingface/jinja as `apply_chat_template` does; `renderer` also renders with
+ * the turns marked (chat-turns.ts), which chat-training.ts needs to find the assistant's tokens.
  */
 import { Template } from '@huggingface/jinja';
+import type { MarkedRendering } from './chat-spans.ts';
+import { compileMarkedTemplate, hasGenerationTags, renderMarked } from './chat-turns.ts';
+import { PYTHON_STRING_FUNCTIONS, usePythonStringMethods } from './jinja-ast.ts';
 import { describeJson, isJsonObject } from './json.ts';
 import { TokenizerError, type TokenizerFolder } from './tokenizer-files.ts';
 
@@ -35,7 +38,10 @@ export interface ChatEncoding {
   inputIds: number[];
   /** 1 for tokens of assistant turns (the ones to put loss on), 0 elsewhere; same length as inputIds. */
   assistantMask: number[];
-  /** The rendered conversation. */
+  /**
+   * The text trained on: the template's rendering of the conversation, except that an earlier
+   * assistant turn the template shortens (past reasoning dropped) is as it renders when last.
+   */
   text: string;
 }
 
@@ -68,10 +74,27 @@ function chatTemplatesOf(folder: TokenizerFolder): Map<string, ChatTemplateSourc
   throw new TokenizerError(`"chat_template" must be a string or a list of {name, template}, found ${describeJson(value)}`, { file: folder.configPath });
 }
 
+/** Renders conversations with one template and fixed options (see ChatTemplates.renderer). */
+export interface ChatRenderer {
+  /** Whether the template marks the assistant's text with `{% generation %}` blocks. */
+  readonly hasGenerationBlocks: boolean;
+  /** The rendering `apply_chat_template` gives. */
+  render(messages: readonly ChatMessage[], addGenerationPrompt: boolean): string;
+  /** The same rendering with where each message (or generation block) is. */
+  renderMarked(messages: readonly ChatMessage[], addGenerationPrompt: boolean): MarkedRendering;
+}
+
+/** A template as selected: its source, where it came from, and its compiled forms (the marked one on first use). */
+interface SelectedTemplate extends ChatTemplateSource {
+  compiled: Template;
+  marked(): Template;
+}
+
 /** A folder's chat templates, compiled on first use. */
 export class ChatTemplates {
   readonly #templates: Map<string, ChatTemplateSource>;
   readonly #compiled = new Map<string, Template>();
+  readonly #marked = new Map<string, Template>();
   /** The folder, for messages. */
   readonly #dir: string;
 
@@ -91,23 +114,23 @@ export class ChatTemplates {
    */
   render(messages: readonly ChatMessage[], options: ChatTemplateOptions, specialTokens: Readonly<Record<string, string>>): string {
     const template = this.#select(options);
-    const variables: Record<string, unknown> = {
-      ...specialTokens,
-      ...options.templateVariables,
-      messages,
-      tools: options.tools ?? null,
-      documents: options.documents ?? null,
-      add_generation_prompt: options.addGenerationPrompt ?? false,
+    return renderWith(template, () => template.compiled.render(templateVariables(messages, options, specialTokens)));
+  }
+
+  /** A renderer for the template and options that `render` would use, with and without turn markers. */
+  renderer(options: Omit<ChatTemplateOptions, 'addGenerationPrompt'>, specialTokens: Readonly<Record<string, string>>): ChatRenderer {
+    const template = this.#select(options);
+    const variables = (messages: readonly ChatMessage[], addGenerationPrompt: boolean): Record<string, unknown> =>
+      templateVariables(messages, { ...options, addGenerationPrompt }, specialTokens);
+    return {
+      hasGenerationBlocks: hasGenerationTags(template.source),
+      render: (messages, addGenerationPrompt) => renderWith(template, () => template.compiled.render(variables(messages, addGenerationPrompt))),
+      renderMarked: (messages, addGenerationPrompt) => renderWith(template, () => renderMarked(template.marked(), variables(messages, addGenerationPrompt))),
     };
-    try {
-      return template.compiled.render(variables);
-    } catch (error) {
-      throw new TokenizerError(`chat template from ${template.origin} failed to render: ${(error as Error).message}`, { cause: error });
-    }
   }
 
   /** transformers' `get_chat_template`: a named or given template, else "default" ("tool_use" when tools are given). */
-  #select(options: ChatTemplateOptions): { compiled: Template; origin: string } {
+  #select(options: ChatTemplateOptions): SelectedTemplate {
     let chosen: ChatTemplateSource | undefined;
     if (options.chatTemplate !== undefined) {
       chosen = this.#templates.get(options.chatTemplate) ?? { source: options.chatTemplate, origin: 'the chatTemplate option' };
@@ -127,66 +150,49 @@ export class ChatTemplates {
         '(pass one with the chatTemplate option)',
       );
     }
-    let compiled = this.#compiled.get(chosen.source);
-    if (compiled === undefined) {
-      try {
-        compiled = new Template(chosen.source);
-      } catch (error) {
-        throw new TokenizerError(`invalid chat template in ${chosen.origin}: ${(error as Error).message}`, { cause: error });
+    const { source, origin } = chosen;
+    const compile = (cache: Map<string, Template>, make: (source: string) => Template): Template => {
+      let compiled = cache.get(source);
+      if (compiled === undefined) {
+        try {
+          compiled = make(source);
+        } catch (error) {
+          throw new TokenizerError(`invalid chat template in ${origin}: ${(error as Error).message}`, { cause: error });
+        }
+        cache.set(source, compiled);
       }
-      this.#compiled.set(chosen.source, compiled);
-    }
-    return { compiled, origin: chosen.origin };
+      return compiled;
+    };
+    return {
+      source,
+      origin,
+      compiled: compile(this.#compiled, (text) => usePythonStringMethods(new Template(text))),
+      marked: () => compile(this.#marked, (text) => usePythonStringMethods(compileMarkedTemplate(text))),
+    };
   }
 }
 
-/**
- * Tokenizes a conversation for training and marks which tokens belong to assistant turns, so that
- * loss can be put on those alone. `render` renders a conversation (with or without the generation
- * prompt) and `encode` tokenizes text without the post-processor's special tokens.
- *
- * Approach (works with any template, without `{% generation %}` markers): for each assistant
- * message i, the template renders the conversation up to message i with the generation prompt
- * (the text before the answer) and up to message i included (the text through the answer and
- * its end-of-turn tokens); the tokens between the two boundaries are the assistant's. Assumption:
- * the template renders a conversation's prefixes as prefixes of its full rendering (true of
- * ChatML, Llama, Mistral, Gemma...; false of templates that rewrite earlier turns once later ones
- * exist, e.g. ones dropping past reasoning), which is checked: a violation throws. A token that
- * straddles a boundary (BPE merging across it) counts as assistant's, like transformers'
- * `return_assistant_tokens_mask`, which marks every token overlapping the assistant's characters.
- */
-export function encodeChatForTraining(
-  messages: readonly ChatMessage[],
-  render: (messages: readonly ChatMessage[], addGenerationPrompt: boolean) => string,
-  encode: (text: string) => number[],
-): ChatEncoding {
-  if (messages.length === 0) throw new TokenizerError('cannot encode an empty conversation');
-  const text = render(messages, false);
-  const inputIds = encode(text);
-  const assistantMask = new Array<number>(inputIds.length).fill(0);
-  messages.forEach((message, i) => {
-    if (message.role !== 'assistant') return;
-    const before = render(messages.slice(0, i), true);
-    const through = render(messages.slice(0, i + 1), false);
-    if (!text.startsWith(before) || !text.startsWith(through) || through.length < before.length) {
-      throw new TokenizerError(
-        `encodeChat: the chat template does not render the conversation up to message ${i} as a prefix of the whole ` +
-        'conversation, so the assistant tokens cannot be located',
-      );
-    }
-    const start = commonPrefixLength(encode(before), inputIds);
-    const throughIds = encode(through);
-    const shared = commonPrefixLength(throughIds, inputIds);
-    const end = shared === throughIds.length ? shared : Math.min(shared + 1, inputIds.length);
-    for (let t = start; t < end; t += 1) assistantMask[t] = 1;
-  });
-  return { inputIds, assistantMask, text };
+/** What a template sees: special tokens, then `templateVariables`, then the conversation and options (and jinja-ast.ts's functions). */
+function templateVariables(
+  messages: readonly ChatMessage[], options: ChatTemplateOptions, specialTokens: Readonly<Record<string, string>>,
+): Record<string, unknown> {
+  return {
+    ...PYTHON_STRING_FUNCTIONS,
+    ...specialTokens,
+    ...options.templateVariables,
+    messages,
+    tools: options.tools ?? null,
+    documents: options.documents ?? null,
+    add_generation_prompt: options.addGenerationPrompt ?? false,
+  };
 }
 
-/** Token ids shared by the longest common prefix of two sequences. */
-function commonPrefixLength(a: readonly number[], b: readonly number[]): number {
-  const n = Math.min(a.length, b.length);
-  let i = 0;
-  while (i < n && a[i] === b[i]) i += 1;
-  return i;
+/** Runs a rendering, naming the template's origin when it fails (a TokenizerError of ours passes as is). */
+function renderWith<T>(template: ChatTemplateSource, render: () => T): T {
+  try {
+    return render();
+  } catch (error) {
+    if (error instanceof TokenizerError) throw error;
+    throw new TokenizerError(`chat template from ${template.origin} failed to render: ${(error as Error).message}`, { cause: error });
+  }
 }

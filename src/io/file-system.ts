@@ -52,18 +52,37 @@ export interface FileSystem {
    */
   writeFile(path: string, data: FileData): Promise<void>;
   /**
-   * Replaces the folder `path` by one that holds exactly `files` (names relative to it, '/'
-   * between folders), as one step where the platform can: a reader sees the old folder or the
-   * new one, never a mix.
+   * Writes the folder `path` holding `files` (names relative to it, '/' between folders) as one
+   * step where the platform can: a reader sees the old folder or the new one, never a mix. An
+   * existing folder is an error unless `overwrite`; `keepOthers` carries over what the old folder
+   * holds beyond `files` (a run's checkpoints next to its adapter, a user's README.md).
    */
-  writeFolder(path: string, files: ReadonlyMap<string, FileData>): Promise<void>;
+  writeFolder(path: string, files: ReadonlyMap<string, FileData>, options?: FolderWriteOptions): Promise<void>;
   /** Removes a file, or a folder and everything in it; nothing at `path` is not an error. */
   remove(path: string): Promise<void>;
+  /**
+   * Finishes or undoes what an interrupted writeFolder of `path` left behind (Node: a writer killed
+   * between its renames); returns what it did, one line each, for a warning.
+   */
+  recover?(path: string): Promise<string[]>;
+  /**
+   * Makes `path` (creating it) this process's own until the returned release is called: a second
+   * run into the same folder fails, naming the owner (Node: a lock file with pid and host). Checks
+   * first that the folder can be written, so a run fails before its work, not after.
+   */
+  claimFolder?(path: string, owner: string): Promise<() => Promise<void>>;
   /**
    * The model folder that `pathOrRepoId` names, where the platform knows more than paths (Node: a
    * Hugging Face repository id found in the local hub cache). Without it, only folders are found.
    */
   resolveModelFolder?(pathOrRepoId: string, options: HubCacheOptions): Promise<string>;
+}
+
+export interface FolderWriteOptions {
+  /** Replace an existing folder (default false: it is an error, and the folder is left as it is). */
+  overwrite?: boolean;
+  /** Keep the old folder's entries that `files` does not write (default false). */
+  keepOthers?: boolean;
 }
 
 /** A path on a particular file system; `String(ref)` is the path, which is what messages show. */
@@ -96,8 +115,16 @@ export class PathRef {
   list(): Promise<string[]> { return this.fs.list(this.path); }
   makeFolder(): Promise<void> { return this.fs.makeFolder(this.path); }
   write(data: FileData): Promise<void> { return this.fs.writeFile(this.path, data); }
-  writeFolder(files: ReadonlyMap<string, FileData>): Promise<void> { return this.fs.writeFolder(this.path, files); }
+  writeFolder(files: ReadonlyMap<string, FileData>, options?: FolderWriteOptions): Promise<void> { return this.fs.writeFolder(this.path, files, options); }
   remove(): Promise<void> { return this.fs.remove(this.path); }
+  /** See FileSystem.recover: what an interrupted folder write left here, finished or undone (nothing where the platform has no such thing). */
+  async recover(): Promise<string[]> { return (await this.fs.recover?.(this.path)) ?? []; }
+  /** See FileSystem.claimFolder; where the platform has no locks, the folder is only created. */
+  async claim(owner: string): Promise<() => Promise<void>> {
+    if (this.fs.claimFolder) return this.fs.claimFolder(this.path, owner);
+    await this.makeFolder();
+    return async () => undefined;
+  }
 }
 
 /** A path on the default file system, or a PathRef as it is. */
@@ -130,6 +157,16 @@ export function defaultFileSystem(): FileSystem {
 /** Whether a file system call failed because nothing is at the path. */
 export function isNotFound(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === 'ENOENT';
+}
+
+/** The destination of a write exists and the caller did not ask to replace it. */
+export class DestinationExistsError extends Error {
+  override name = 'DestinationExistsError';
+  readonly path: string;
+  constructor(path: string, what: string) {
+    super(`${path} already exists (${what}); pass overwrite (bone: --overwrite) to replace it, or choose another path`);
+    this.path = path;
+  }
 }
 
 /** The error a file system without Node's errors rejects with for a missing path (Node's wording, so messages read alike). */

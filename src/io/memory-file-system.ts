@@ -6,7 +6,7 @@
  * implicitly (a file's parents) or explicitly (makeFolder).
  */
 import {
-  PathRef, bytesSource, fileDataBytes, notFoundError, type ByteSource, type EntryKind, type FileData, type FileSystem,
+  DestinationExistsError, PathRef, bytesSource, fileDataBytes, notFoundError, type ByteSource, type EntryKind, type FileData, type FileSystem, type FolderWriteOptions,
 } from './file-system.ts';
 
 /** Joins and normalises '/'-paths: no leading "./" or "/", no empty or "." segments; ".." climbs. */
@@ -110,10 +110,12 @@ export class MemoryFileSystem implements FileSystem {
     this.#put(p, fileDataBytes(data).slice());
   }
 
-  async writeFolder(path: string, files: ReadonlyMap<string, FileData>): Promise<void> {
+  async writeFolder(path: string, files: ReadonlyMap<string, FileData>, options: FolderWriteOptions = {}): Promise<void> {
     const p = joinSlashPath(path);
+    const kind = await this.kind(p);
+    if (kind !== undefined && !options.overwrite) throw new DestinationExistsError(path, `a ${kind}`);
     const written = new Map([...files].map(([name, data]) => [joinSlashPath(p, name), fileDataBytes(data).slice()] as const));
-    await this.remove(p);
+    if (!options.keepOthers) await this.remove(p);
     if (p !== '') this.#folders.add(p);
     for (const [file, bytes] of written) this.#put(file, bytes);
   }

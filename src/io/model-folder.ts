@@ -15,7 +15,7 @@
  * `model.embed_tokens.weight`), `{"format": "pt"}` metadata, optional shards with transformers'
  * names and index, and a config.json that transformers reads; every file is written atomically.
  */
-import { realize, Tensor } from '../engine/index.ts';
+import { describeNonFinite, nonFinite, realize, Tensor } from '../engine/index.ts';
 import { bf16ToF32, f16ToF32 } from '../engine/dtype.ts';
 import type { Parameter } from '../nn/index.ts';
 import { ConfigError, architectureFor, createModelFromConfig, type CausalLM } from '../models/index.ts';
@@ -47,7 +47,13 @@ const LOADABLE_DTYPES = new Set(['F32', 'BF16', 'F16', 'F64']);
 
 // ---- finding the folder ------------------------------------------------------------------------------
 
-export type LoadModelOptions = HubCacheOptions;
+export interface LoadModelOptions extends HubCacheOptions {
+  /**
+   * Load weights that hold NaN or ±Infinity (default false: such a checkpoint is refused, naming the
+   * tensor, since every output of the model would be NaN; true is for inspecting a broken file).
+   */
+  allowNonFinite?: boolean;
+}
 
 /**
  * The folder `pathOrRepoId` names on the default file system: an existing folder, else what the
@@ -58,7 +64,8 @@ export async function resolveModelFolder(pathOrRepoId: string, options: LoadMode
   return (await modelFolderRef(pathOrRepoId, options)).path;
 }
 
-async function modelFolderRef(pathOrRepoId: PathLike, options: LoadModelOptions): Promise<PathRef> {
+/** The model folder a path, repository id (where the platform knows them) or PathRef names. */
+export async function modelFolderRef(pathOrRepoId: PathLike, options: LoadModelOptions = {}): Promise<PathRef> {
   if (pathOrRepoId instanceof PathRef) {
     const kind = await pathOrRepoId.kind();
     if (kind === 'folder') return pathOrRepoId;
@@ -79,7 +86,7 @@ async function modelFolderRef(pathOrRepoId: PathLike, options: LoadModelOptions)
  */
 export async function loadModel(pathOrRepoId: PathLike, options: LoadModelOptions = {}): Promise<CausalLM> {
   const folder = await modelFolderRef(pathOrRepoId, options);
-  const model = await loadModelFromFolder(folder);
+  const model = await loadModelFromFolder(folder, options.allowNonFinite ?? false);
   model.nameOrPath = String(pathOrRepoId);
   return model;
 }
@@ -97,22 +104,23 @@ export interface Pretrained {
 /** The model and, when the folder has one, its tokenizer. */
 export async function loadPretrained(pathOrRepoId: PathLike, options: LoadPretrainedOptions = {}): Promise<Pretrained> {
   const folder = await modelFolderRef(pathOrRepoId, options);
-  const model = await loadModelFromFolder(folder);
+  const model = await loadModelFromFolder(folder, options.allowNonFinite ?? false);
   model.nameOrPath = String(pathOrRepoId);
   const hasTokenizer = await folder.child('tokenizer.json').isFile();
   const tokenizer = hasTokenizer ? await loadTokenizer(folder, options.tokenizer) : null;
   return { model, tokenizer };
 }
 
-async function loadModelFromFolder(folder: PathRef): Promise<CausalLM> {
+async function loadModelFromFolder(folder: PathRef, allowNonFinite: boolean): Promise<CausalLM> {
   const configPath = folder.child(CONFIG_NAME).path;
-  const model = createModel(await readConfigJson(folder), configPath);
+  const json = await readConfigJson(folder);
+  const model = createModel(json, configPath);
   const checkpoint = await openCheckpoint(folder);
   try {
-    const plan = planLoad(model, checkpoint, folder);
+    const plan = planLoad(model, checkpoint, folder, json);
     const state = new Map<string, Tensor>();
     for (const { key, source } of plan) {
-      state.set(key, Tensor.fromData(await readAsFloat32(key, source), [...source.entry.shape], 'float32'));
+      state.set(key, Tensor.fromData(await readAsFloat32(key, source, folder, allowNonFinite), [...source.entry.shape], 'float32'));
     }
     model.loadStateDict(state, { strict: true });
   } finally {
@@ -258,7 +266,7 @@ interface LoadStep {
  * One step per parameter of the model, after checking every key: all problems are collected and
  * thrown together, before a single tensor is read, so a wrong 10 GB checkpoint fails in milliseconds.
  */
-function planLoad(model: CausalLM, checkpoint: Checkpoint, folder: PathRef): LoadStep[] {
+function planLoad(model: CausalLM, checkpoint: Checkpoint, folder: PathRef, json: Record<string, unknown>): LoadStep[] {
   const namesOf = new Map<Parameter, string[]>();
   for (const [name, p] of model.namedParameters({ removeDuplicate: false })) {
     const names = namesOf.get(p);
@@ -295,9 +303,12 @@ function planLoad(model: CausalLM, checkpoint: Checkpoint, folder: PathRef): Loa
     .filter(([key]) => !known.has(key) && !IGNORED_CHECKPOINT_KEYS.test(key))
     .map(([key, source]) => `${key} in ${where(source)} (shape [${source.entry.shape.join(', ')}])`);
   if (missing.length || unexpected.length || misfits.length) {
-    const list = (title: string, items: string[]): string[] => (items.length ? [`${title} (${items.length}):`, ...limit(items).map((s) => `  ${s}`)] : []);
+    // When config.json explains the misfit (a size left to its default, heads that do not divide), say that first: the lists follow from it.
+    const causes = misfitCauses(json, model, checkpoint);
+    const list = (title: string, items: string[]): string[] => (items.length ? [`${title} (${items.length}):`, ...limit(items, causes.length ? 5 : 20).map((s) => `  ${s}`)] : []);
     throw new ModelFolderError([
       `${folder}: the checkpoint (${checkpoint.files.join(', ')}) does not fit ${model.constructor.name} as config.json describes it`,
+      ...causes.map((c) => `likely cause: ${folder.child(CONFIG_NAME)}: ${c}`),
       ...list('missing weights', missing),
       ...list('unexpected weights', unexpected),
       ...list('weights that do not fit', misfits),
@@ -306,15 +317,50 @@ function planLoad(model: CausalLM, checkpoint: Checkpoint, folder: PathRef): Loa
   return plan;
 }
 
+/** Dimensions a config.json must give for its checkpoint, and the checkpoint tensor (and axis) that shows the value. */
+const SIZE_WITNESSES: readonly { key: string; tensor: string; axis: number }[] = [
+  { key: 'hidden_size', tensor: 'model.embed_tokens.weight', axis: 1 },
+  { key: 'vocab_size', tensor: 'model.embed_tokens.weight', axis: 0 },
+  { key: 'intermediate_size', tensor: 'model.layers.0.mlp.gate_proj.weight', axis: 0 },
+];
+
+/**
+ * What in config.json makes the model's shapes differ from the checkpoint's: a size missing from the
+ * file (so the architecture's default was used) that the checkpoint contradicts, a layer count that
+ * differs from the checkpoint's layers, or num_attention_heads that does not divide hidden_size
+ * without a head_dim (transformers then floors the quotient).
+ */
+function misfitCauses(json: Record<string, unknown>, model: CausalLM, checkpoint: Checkpoint): string[] {
+  const c = model.config;
+  const causes: string[] = [];
+  for (const { key, tensor, axis } of SIZE_WITNESSES) {
+    const found = checkpoint.tensors.get(tensor)?.entry.shape[axis];
+    if (key in json || found === undefined || found === c[key]) continue;
+    causes.push(`"${key}" is missing, so ${c.model_type}'s default ${String(c[key])} was used, but the checkpoint's ${tensor} [${checkpoint.tensors.get(tensor)!.entry.shape.join(', ')}] has ${key} ${found}: add "${key}": ${found}`);
+  }
+  const layers = new Set([...checkpoint.tensors.keys()].map((k) => /^model\.layers\.(\d+)\./.exec(k)?.[1]).filter((x) => x !== undefined));
+  if (layers.size > 0 && layers.size !== c.num_hidden_layers) {
+    causes.push(`"num_hidden_layers" is ${'num_hidden_layers' in json ? '' : `missing (so ${c.model_type}'s default `}${c.num_hidden_layers}${'num_hidden_layers' in json ? '' : ' was used)'}, but the checkpoint has ${layers.size} layers: set "num_hidden_layers": ${layers.size}`);
+  }
+  if (!('head_dim' in json) && c.hidden_size % c.num_attention_heads !== 0) {
+    causes.push(`"num_attention_heads" ${c.num_attention_heads} does not divide "hidden_size" ${c.hidden_size}, and there is no "head_dim", so head_dim is ${c.hidden_size} // ${c.num_attention_heads} = ${c.head_dim} (transformers' rule): fix num_attention_heads, or give "head_dim"`);
+  }
+  return causes;
+}
+
 function limit(items: string[], max = 20): string[] {
   return items.length > max ? [...items.slice(0, max), `… and ${items.length - max} more`] : items;
 }
 
 // ---- reading one tensor as float32 --------------------------------------------------------------------------
 
-async function readAsFloat32(key: string, source: TensorSource): Promise<Float32Array> {
+/** A weight with NaN or ±Infinity is refused here, naming it: every output of the model would be NaN. */
+async function readAsFloat32(key: string, source: TensorSource, folder: PathRef, allowNonFinite: boolean): Promise<Float32Array> {
   const tensor = await source.reader.load(key);
-  return toFloat32(tensor, key, source.file);
+  const data = toFloat32(tensor, key, source.file);
+  const bad = allowNonFinite ? null : nonFinite(data);
+  if (bad) throw new ModelFolderError(`${folder.child(source.file)}: tensor ${JSON.stringify(key)} [${source.entry.shape.join(', ')}] holds ${describeNonFinite(bad)}: the checkpoint is broken, and every output of the model would be NaN`);
+  return data;
 }
 
 /** The raw array is dropped by the caller right after this returns, so at most one raw tensor is alive. */
@@ -454,6 +500,29 @@ function pythonStyleJson(value: unknown): string {
     return v;
   };
   return `${JSON.stringify(sortKeys(value), null, 2)}\n`;
+}
+
+// ---- companion files ------------------------------------------------------------------------------------
+
+/** What a model folder has besides config.json and the weights, that a folder made from it should carry. */
+export const COMPANION_FILES: readonly string[] = [
+  'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'added_tokens.json', 'vocab.json', 'merges.txt',
+  'tokenizer.model', 'chat_template.jinja', 'chat_template.json', 'generation_config.json',
+];
+
+/** Copies the companion files that `from` has into `to`; returns their names. */
+export async function copyCompanionFiles(fromPath: PathLike, toPath: PathLike, names: readonly string[] = COMPANION_FILES): Promise<string[]> {
+  const [from, to] = [pathRef(fromPath), pathRef(toPath)];
+  const copied: string[] = [];
+  for (const name of names) {
+    if (await from.child(name).isFile()) {
+      await from.child(name).readBytes().then((bytes) => to.child(name).write(bytes)).catch((err: unknown) => {
+        throw new ModelFolderError(`${to.child(name)}: could not copy ${from.child(name)}: ${(err as Error).message}`, { cause: err });
+      });
+      copied.push(name);
+    }
+  }
+  return copied;
 }
 
 // ---- small helpers -----------------------------------------------------------------------------------------

@@ -237,6 +237,11 @@ export function modelVocabulary(folder: TokenizerFolder): Map<string, number> {
   } else {
     throw new TokenizerError(`"model.vocab" is missing or malformed (found ${describeJson(vocab)})`, { file: folder.tokenizerJsonPath });
   }
+  // Such a tokenizer encodes every text to nothing (or only special tokens): training data would
+  // then look too short, and the error would blame the data instead of this file.
+  if (result.size === 0) {
+    throw new TokenizerError('"model.vocab" is empty: this tokenizer can encode no text. The file is incomplete or was saved from an untrained tokenizer; use the tokenizer.json of the model', { file: folder.tokenizerJsonPath });
+  }
   return result;
 }
 

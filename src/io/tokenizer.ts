@@ -9,7 +9,9 @@
 import { Tokenizer as UntypedBackendTokenizer } from '@huggingface/tokenizers';
 import type { PathLike } from './file-system.ts';
 import type { JsonObject } from './json.ts';
-import { ChatTemplates, encodeChatForTraining, type ChatEncoding, type ChatMessage, type ChatTemplateOptions } from './chat-template.ts';
+import { ChatTemplates, type ChatEncoding, type ChatMessage, type ChatTemplateOptions } from './chat-template.ts';
+import { chatTrainingText } from './chat-training.ts';
+import { maskOfCharSpans, tokenSpelling, type TokenBytesSource } from './token-offsets.ts';
 import {
   SPECIAL_TOKEN_ROLES, TokenizerError, completeAddedTokens, largestId, modelVocabulary, optionalBoolean, optionalSide, postProcessorFor,
   readTokenizerFolder, resolveSpecialTokens, tokenIdList, type Side, type SpecialTokenRole, type TokenizerFolder,
@@ -172,6 +174,8 @@ export class PretrainedTokenizer {
 
   private readonly backend: BackendTokenizer;
   private readonly chatTemplates: ChatTemplates;
+  /** How tokens map back to the text's bytes, for the assistant mask (token-offsets.ts). */
+  private readonly tokenBytes: TokenBytesSource;
   /** Ids the post-processor puts before and after the text, found by encoding a probe. */
   private readonly specialPrefix: readonly number[];
   private readonly specialSuffix: readonly number[];
@@ -286,6 +290,13 @@ export class PretrainedTokenizer {
     this.addEosToken = eos !== undefined && this.specialSuffix.includes(eos.id);
 
     this.chatTemplates = new ChatTemplates(folder);
+    const addedContent = new Map(addedTokens.map((token) => [token.id, token.content]));
+    this.tokenBytes = {
+      spelling: tokenSpelling(folder.tokenizerJson),
+      tokenString: (id) => this.backend.id_to_token(id),
+      addedTokenContent: (id) => addedContent.get(id),
+      encode: (text) => this.encode(text, { addSpecialTokens: false }),
+    };
   }
 
   /** Loads the tokenizer of a Hugging Face model folder (transformers' `AutoTokenizer.from_pretrained(dir)`). */
@@ -391,13 +402,15 @@ export class PretrainedTokenizer {
     return options.tokenize === false ? text : this.encode(text, { addSpecialTokens: false });
   }
 
-  /** A conversation's ids and the mask of its assistant tokens, for training (see encodeChatForTraining). */
+  /**
+   * A conversation's ids and the mask of its assistant tokens, for training (TRL's
+   * `assistant_only_loss`): the text is chat-training.ts's, the mask marks every token that
+   * overlaps an assistant span, as transformers' `return_assistant_tokens_mask` does.
+   */
   encodeChat(messages: readonly ChatMessage[], options: Omit<ChatTemplateOptions, 'addGenerationPrompt'> = {}): ChatEncoding {
-    return encodeChatForTraining(
-      messages,
-      (m, addGenerationPrompt) => this.chatTemplates.render(m, { ...options, addGenerationPrompt }, this.specialTokensMap),
-      (text) => this.encode(text, { addSpecialTokens: false }),
-    );
+    const { text, assistantSpans } = chatTrainingText(messages, this.chatTemplates.renderer(options, this.specialTokensMap));
+    const inputIds = this.encode(text, { addSpecialTokens: false });
+    return { inputIds, assistantMask: maskOfCharSpans(text, inputIds, assistantSpans, this.tokenBytes), text };
   }
 }
 

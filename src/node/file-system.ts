@@ -1,16 +1,17 @@
 /**
- * The core's FileSystem on node:fs. Files are written atomically (atomic.ts); folders are written
- * whole under a temporary sibling and renamed into place; a model path that is no folder is looked
- * up in the Hugging Face hub cache (hub-cache.ts). Errors are Node's own (code ENOENT and the
+ * The core's FileSystem on node:fs. Files and folders are written atomically, interrupted folder
+ * writes recovered (atomic.ts), run folders locked (folder-lock.ts); a model path that is no folder
+ * is looked up in the Hugging Face hub cache (hub-cache.ts). Errors are Node's own (code ENOENT and the
  * path in the message), which the core's messages quote.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, open, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { ByteSource, EntryKind, FileData, FileSystem, HubCacheOptions } from '../io/file-system.ts';
+import type { ByteSource, EntryKind, FileData, FileSystem, FolderWriteOptions, HubCacheOptions } from '../io/file-system.ts';
 import { fileDataChunks } from '../io/file-system.ts';
+import { recoverFolderWrites, removeFolderAtomically, writeAtomically, writeFolderAtomically } from './atomic.ts';
+import { lockFolder } from './folder-lock.ts';
 import { resolveModelPath } from './model-path.ts';
-import { writeAtomically } from './atomic.ts';
+import { checkWritable } from './writable.ts';
 
 /** fs read/write calls take at most 2 GiB - 1 bytes at once; larger pieces go in parts of this size. */
 const IO_CHUNK_BYTES = 1 << 30;
@@ -55,35 +56,27 @@ async function writeFileAtomically(path: string, data: FileData): Promise<void> 
   }));
 }
 
-/**
- * The folder is built under a temporary sibling; then the old folder (if any) is renamed aside, the
- * new one renamed in, and the old one removed. A reader sees the old folder or the new one; a crash
- * between the two renames leaves the old one beside, complete.
- */
-async function writeFolderAtomically(path: string, files: ReadonlyMap<string, FileData>): Promise<void> {
-  const suffix = `${process.pid}-${randomBytes(6).toString('hex')}`;
-  const temp = `${path}.tmp-${suffix}`;
-  await mkdir(temp, { recursive: true });
-  try {
+/** A folder written whole under a temporary name and renamed into place (atomic.ts, writeFolderAtomically). */
+async function writeFolder(path: string, files: ReadonlyMap<string, FileData>, options: FolderWriteOptions = {}): Promise<void> {
+  await writeFolderAtomically(path, async (dir) => {
     for (const [name, data] of files) {
-      const file = join(temp, name);
+      const file = join(dir, name);
       await mkdir(dirname(file), { recursive: true });
       await writeFileAtomically(file, data);
     }
-    const old = `${path}.old-${suffix}`;
-    const hadOld = await rename(path, old).then(() => true, (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return false;
-      throw new Error(`${path}: could not move the previous folder aside: ${error.message}`, { cause: error });
-    });
-    await rename(temp, path).catch(async (error: unknown) => {
-      if (hadOld) await rename(old, path).catch(() => undefined);
-      throw new Error(`${path}: could not rename the temporary folder ${temp} onto it: ${(error as Error).message}`, { cause: error });
-    });
-    if (hadOld) await rm(old, { recursive: true, force: true });
-  } catch (error) {
-    await rm(temp, { recursive: true, force: true }).catch(() => undefined);
-    throw error;
-  }
+  }, { overwrite: options.overwrite ?? false, keepOthers: options.keepOthers ?? false });
+}
+
+async function remove(path: string): Promise<void> {
+  // A folder is renamed away before it is deleted, so a crash leaves it whole or gone, never half.
+  if ((await lstat(path).catch(() => null))?.isDirectory()) await removeFolderAtomically(path);
+  else await rm(path, { force: true });
+}
+
+/** checkWritable, then the folder's lock file (folder-lock.ts). */
+async function claimFolder(path: string, owner: string): Promise<() => Promise<void>> {
+  await checkWritable(path);
+  return lockFolder(path, owner);
 }
 
 export const nodeFileSystem: FileSystem = {
@@ -98,7 +91,9 @@ export const nodeFileSystem: FileSystem = {
   list: async (path) => (await readdir(path)).sort(),
   makeFolder: async (path) => { await mkdir(path, { recursive: true }); },
   writeFile: writeFileAtomically,
-  writeFolder: writeFolderAtomically,
-  remove: (path) => rm(path, { recursive: true, force: true }),
+  writeFolder,
+  remove,
+  recover: recoverFolderWrites,
+  claimFolder,
   resolveModelFolder: (pathOrRepoId: string, options: HubCacheOptions) => resolveModelPath(pathOrRepoId, options),
 };

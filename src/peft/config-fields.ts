@@ -27,8 +27,8 @@ export interface ConfigField<T> {
   readonly expects: string;
   /** The value, normalised, or null when it is not valid. */
   parse(value: unknown): { value: T } | null;
-  /** The message for an invalid value, where PEFT words it its own way (`r`). */
-  invalid?(value: unknown, ctx: FieldContext): string;
+  /** The message for an invalid value, where PEFT words it its own way (`r`) or there is more to say; null: the usual one. */
+  invalid?(value: unknown, ctx: FieldContext): string | null;
   /** Python's json.dumps writes this number as a float (`0.0`). */
   readonly float?: boolean;
   /** Command-line form, for the fields a method exposes as flags. */
@@ -41,6 +41,8 @@ export interface FieldContext {
   className: string;
   /** The adapter_config.json being read, when the value comes from one. */
   file?: string;
+  /** How messages name the field: `"target_modules"` in a file, `MissConfig: targetModules` for an option (set for `invalid`). */
+  label?: string;
 }
 
 export type ConfigFields = Readonly<Record<string, ConfigField<unknown>>>;
@@ -69,8 +71,9 @@ export function parseField<T>(name: string, field: ConfigField<T>, value: unknow
   const parsed = field.parse(value);
   if (parsed !== null) return parsed.value;
   const where = ctx.file ? `${ctx.file}: ` : '';
-  if (field.invalid) throw new PeftError(`${where}${field.invalid(value, ctx)}`);
   const label = ctx.file ? `"${field.json}"` : `${ctx.className}: ${name}`;
+  const own = field.invalid?.(value, { ...ctx, label });
+  if (own) throw new PeftError(`${where}${own}`);
   throw new PeftError(`${where}${label} must be ${field.expects}, found ${shownValue(value)} (${field.json}: ${field.help})`);
 }
 

@@ -11,6 +11,8 @@ import {
   type ConfigFields, type FieldContext, type FieldOptions, type FieldValues,
 } from './config-fields.ts';
 import { PeftError } from './errors.ts';
+import { pythonRegexProblem } from './python-regex.ts';
+import { layersPatternPattern, modulesToSavePattern } from './targets.ts';
 
 export type { JsonValue } from '../io/json.ts';
 /** A config's peft_type ("MISS", "BONE", "LORA", ...: one per registered method). */
@@ -23,18 +25,41 @@ export const PEFT_VERSION_WRITTEN = '0.21.0';
 export const TASK_TYPES = ['SEQ_CLS', 'SEQ_2_SEQ_LM', 'CAUSAL_LM', 'TOKEN_CLS', 'QUESTION_ANS', 'FEATURE_EXTRACTION'] as const;
 
 const isStringList = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+/** A string target is a Python regex (PEFT's re.fullmatch), except PEFT's keyword `all-linear`. */
+const regexProblem = (v: string, keywords: readonly string[]): string | null => (keywords.includes(v.toLowerCase()) ? null : pythonRegexProblem(v));
+/** The first entry that PEFT's regex around it (`wrap`) cannot run here, with why; null when all can. */
+const entriesProblem = (entries: readonly string[], wrap: (e: string) => string): { entry: string; problem: string } | null => {
+  for (const entry of entries) {
+    const problem = pythonRegexProblem(wrap(entry), 'match');
+    if (problem !== null) return { entry, problem };
+  }
+  return null;
+};
+const entriesInvalid = (wrap: (e: string) => string, how: string) => (v: unknown, ctx: FieldContext): string | null => {
+  const found = typeof v === 'string' ? entriesProblem([v], wrap) : isStringList(v) ? entriesProblem(v, wrap) : null;
+  return found === null ? null : `${ctx.label}: the entry ${JSON.stringify(found.entry)} cannot be used as a Python regex (${how}): ${found.problem}`;
+};
 /** PEFT turns list targets into sets: duplicates go, first occurrences keep their order. */
-const targetSpec = (v: unknown): { value: TargetSpec | null } | null =>
-  v === null || v === undefined ? { value: null } : typeof v === 'string' ? { value: v } : isStringList(v) ? { value: [...new Set(v)] } : null;
+const targetSpec = (keywords: readonly string[]) => (v: unknown): { value: TargetSpec | null } | null =>
+  v === null || v === undefined ? { value: null }
+    : typeof v === 'string' ? (regexProblem(v, keywords) === null ? { value: v } : null)
+      : isStringList(v) ? { value: [...new Set(v)] } : null;
+/** A regex that cannot run here: which construct, in which option, and what to write instead (null for other values). */
+const regexInvalid = (keywords: readonly string[]) => (v: unknown, ctx: FieldContext): string | null => {
+  const problem = typeof v === 'string' ? regexProblem(v, keywords) : null;
+  return problem === null ? null : `${ctx.label} ${JSON.stringify(v)} is a Python regex (PEFT matches it with re.fullmatch) that bone-peft cannot run: ${problem}`;
+};
 const listJSON = (v: string | readonly (string | number)[] | number | null): JsonValue => (v === null || typeof v !== 'object' ? v : [...v]);
 
 export const SHARED_FIELDS = {
   targetModules: customField<TargetSpec | null>({
-    json: 'target_modules', default: null, expects: 'a list of module names, a regex string, "all-linear" or null', parse: targetSpec, toJSON: listJSON,
+    json: 'target_modules', default: null, expects: 'a list of module names, a regex string, "all-linear" or null', toJSON: listJSON,
+    parse: targetSpec(['all-linear']), invalid: regexInvalid(['all-linear']),
     help: 'The modules to apply the adapter to: a list matches exact names or `.`-suffixes, a string is a full-match regex, "all-linear" takes every Linear but the output layer; null takes the architecture\'s default.',
   }),
   excludeModules: customField<TargetSpec | null>({
-    json: 'exclude_modules', default: null, expects: 'a list of module names, a regex string or null', parse: targetSpec, toJSON: listJSON,
+    json: 'exclude_modules', default: null, expects: 'a list of module names, a regex string or null', toJSON: listJSON,
+    parse: targetSpec([]), invalid: regexInvalid([]),
     help: 'The modules not to apply the adapter to, matched as target_modules is.',
   }),
   layersToTransform: customField<number | readonly number[] | null>({
@@ -44,7 +69,9 @@ export const SHARED_FIELDS = {
   }),
   layersPattern: customField<string | readonly string[] | null>({
     json: 'layers_pattern', default: null, expects: 'a module name, a list of them, or null', toJSON: listJSON,
-    parse: (v) => (v === null || v === undefined ? { value: null } : typeof v === 'string' ? { value: v } : isStringList(v) ? { value: [...v] } : null),
+    parse: (v) => (v === null || v === undefined ? { value: null } : typeof v === 'string' ? (entriesProblem([v], layersPatternPattern) ? null : { value: v })
+      : isStringList(v) && !entriesProblem(v, layersPatternPattern) ? { value: [...v] } : null),
+    invalid: entriesInvalid(layersPatternPattern, 'PEFT matches it inside the regex .*\\.<layers_pattern>\\.(\\d+)\\.'),
     help: 'The name of the module list that holds the layers (e.g. "layers"), used only with layers_to_transform.',
   }),
   bias: customField<string>({
@@ -55,7 +82,8 @@ export const SHARED_FIELDS = {
   }),
   modulesToSave: customField<readonly string[] | null>({
     json: 'modules_to_save', default: null, expects: 'a list of module names or null', toJSON: listJSON,
-    parse: (v) => (v === null || v === undefined ? { value: null } : isStringList(v) ? { value: [...v] } : null),
+    parse: (v) => (v === null || v === undefined ? { value: null } : isStringList(v) && !entriesProblem(v, modulesToSavePattern) ? { value: [...v] } : null),
+    invalid: entriesInvalid(modulesToSavePattern, 'PEFT matches each entry inside the regex (^|.*\\.)<entry>($|\\..*)'),
     help: 'Modules apart from the adapter layers to train in full and save in the adapter (a classifier head, a resized embedding).',
   }),
   taskType: customField<string | null>({

@@ -5,7 +5,7 @@ export { booleanField, choiceField, customField, integerField, numberField, opti
 export type { ConfigField, ConfigFields, FieldOptions, FieldValues, FlagKind } from './config-fields.ts';
 export {
   registerPeftMethod, peftMethod, peftMethodOf, peftMethods, methodVariants, methodVariant, variantConfig, configFromJSON, adapterConversions,
-  type PeftMethod, type MethodVariant, type AdapterConversion, type CommandLineDefault,
+  type PeftMethod, type MethodVariant, type AdapterConversion, type AdapterConversionOptions, type CommandLineDefault,
 } from './registry.ts';
 // Each method's folder registers its record when imported.
 export * from './bone/index.ts';
@@ -13,6 +13,9 @@ export * from './lora/index.ts';
 export { AdapterLayer } from './tuner-layer.ts';
 export { PeftModel, getPeftModel, savedKey, loadedName, type AdaptableModel, type AdapterConfig } from './peft-model.ts';
 export {
-  savePeftModel, adapterFiles, adapterFileData, loadAdapterInto, readAdapterConfigJson, readAdapterTensors, adapterDir, ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, type LoadAdapterOptions,
+  savePeftModel, adapterFolderFiles, adapterFiles, loadAdapterInto, readAdapterConfigJson, readAdapterTensors, adapterDir, adapterSubfolder, missingAdapterWeights,
+  ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, ADAPTER_PICKLE_NAME, type LoadAdapterOptions, type SaveAdapterOptions,
 } from './adapter-folder.ts';
 export { selectTargets, matchModule, DEFAULT_TARGET_MODULES } from './targets.ts';
+export { modelCardText, writeModelCard, MODEL_CARD_NAME, type ModelCardTraining, type ModelCardFacts } from './model-card.ts';
+export { pythonRegex, pythonRegexProblem, PythonRegexError } from './python-regex.ts';

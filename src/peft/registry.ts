@@ -30,14 +30,26 @@ export interface MethodVariant {
   readonly refused?: Readonly<Record<string, string>>;
 }
 
+/** What a conversion may take besides its folders (each conversion lists the ones it reads). */
+export interface AdapterConversionOptions {
+  /** The rank of a factored result: an integer, or `{ share }` of the squared singular values. */
+  rank?: number | { share: number };
+  /** The base model (folder or cached repo id), for a conversion that needs its shapes or weights. */
+  model?: string;
+  /** Replace an existing `dst`. */
+  overwrite?: boolean;
+}
+
 /** A conversion of a saved adapter folder into another method's format (`bone convert`). */
 export interface AdapterConversion {
   /** peft_type of the result. */
   readonly to: string;
   /** A few lines for --help: what the result is and how exact. */
   readonly help: string;
-  /** Write the converted adapter of folder `src` to folder `dst` (which may equal `src`). */
-  convert(src: string, dst: string): Promise<{ tensors: number }>;
+  /** The options it reads (the command line refuses the others for it). */
+  readonly options?: readonly (keyof AdapterConversionOptions)[];
+  /** Write the converted adapter of folder `src` to folder `dst` (which may equal `src` unless the conversion says otherwise). */
+  convert(src: string, dst: string, options?: AdapterConversionOptions): Promise<{ tensors: number }>;
 }
 
 /** Every registered conversion with the method it converts from. */
@@ -64,6 +76,8 @@ export interface PeftMethod {
   /** The method this one is an older form of (Bone of MiSS): --help lists it right after that one. */
   readonly legacyOf?: string;
   readonly conversions?: readonly AdapterConversion[];
+  /** Tags PEFT's model card adds for this method (LoRA: "lora"), next to the ones every card has. */
+  readonly modelCardTags?: readonly string[];
 }
 
 const methods = new Map<string, PeftMethod>();

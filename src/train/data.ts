@@ -31,6 +31,7 @@ export {
   type Batch, type BatchableExample, type BatchShape, type BatchingOptions, type DataPosition, type PositionedBatch,
 } from './data/batching.ts';
 export { splitDataset, type DatasetSplit, type SplitOptions } from './data/split.ts';
+export { describeUnrepresentable, unrepresentableCharacters, type CoverageSummary, type CoverageTokenizer, type UnrepresentableCharacter } from './data/coverage.ts';
 
 export interface LoadedDataset extends TokenizedDataset {
   file: string;

@@ -20,6 +20,8 @@ export interface ParamGroup {
 export interface PendingUpdate {
   /** Lazy tensors to realise in the same run as the loss. */
   readonly tensors: readonly Tensor[];
+  /** The new parameter values among them, in parameter order (checked before `commit`). */
+  readonly params: readonly Tensor[];
   /** After realisation: store the new parameters and optimizer state. */
   commit(): void;
 }
@@ -154,6 +156,7 @@ export class AdamW extends Optimizer {
     });
     return {
       tensors: [...newParams, ...newM, ...newV],
+      params: newParams,
       commit: () => {
         this.params.forEach((p, i) => { p.value = newParams[i]!.detach(); });
         this.#m = newM.map((x) => x.detach());
@@ -200,6 +203,7 @@ export class SGD extends Optimizer {
     });
     return {
       tensors: [...newParams, ...newBuf.filter((b): b is Tensor => b !== null)],
+      params: newParams,
       commit: () => {
         this.params.forEach((p, i) => { p.value = newParams[i]!.detach(); });
         this.#buf = newBuf.map((b) => b?.detach() ?? null);

@@ -10,7 +10,7 @@
 import { Tensor, realize } from '../engine/index.ts';
 import { pathRef, type FileData, type PathLike, type PathRef } from '../io/file-system.ts';
 import { readSafetensors, serializeSafetensors, type SafetensorsTensor } from '../io/safetensors.ts';
-import { ADAPTER_WEIGHTS_NAME, adapterFileData, readAdapterTensors, type PeftModel } from '../peft/index.ts';
+import { ADAPTER_WEIGHTS_NAME, adapterFolderFiles, readAdapterTensors, type PeftModel } from '../peft/index.ts';
 import type { OptimizerState } from './optim.ts';
 
 export const TRAINER_STATE_NAME = 'trainer_state.json';
@@ -56,14 +56,11 @@ export function checkpointName(step: number): string {
 
 /**
  * A checkpoint's files: every adapter as savePretrained writes it (the default one at the top, others
- * in subfolders), optimizer.safetensors and trainer_state.json. Tensor bytes are views, not copies.
+ * in subfolders, the model card), optimizer.safetensors and trainer_state.json. Tensor bytes are
+ * views, not copies.
  */
 export async function checkpointFiles(parts: CheckpointParts): Promise<Map<string, FileData>> {
-  const files = new Map<string, FileData>();
-  for (const adapter of parts.peft.peftConfig.keys()) {
-    const prefix = adapter === 'default' ? '' : `${adapter}/`;
-    for (const [name, data] of await adapterFileData(parts.peft, adapter)) files.set(`${prefix}${name}`, data);
-  }
+  const files = await adapterFolderFiles(parts.peft);
   const named = new Map<string, Tensor>();
   for (const [buffer, list] of Object.entries(parts.optimizer.buffers)) {
     list.forEach((t, i) => { if (t) named.set(`${buffer}.${parts.paramNames[i]}`, t); });
@@ -76,10 +73,13 @@ export async function checkpointFiles(parts: CheckpointParts): Promise<Map<strin
   return files;
 }
 
-/** Writes the checkpoint folder `checkpoint-<step>` into `runDir`, replacing one of that step; returns its path. */
+/**
+ * Writes the checkpoint folder `checkpoint-<step>` into `runDir` in one atomic step (complete or
+ * absent, whatever kills the process), replacing one of that step; returns its path.
+ */
 export async function writeCheckpoint(runDir: PathLike, parts: CheckpointParts): Promise<string> {
   const final = pathRef(runDir).child(checkpointName(parts.trainer.step));
-  await final.writeFolder(await checkpointFiles(parts));
+  await final.writeFolder(await checkpointFiles(parts), { overwrite: true });
   return final.path;
 }
 
@@ -125,7 +125,7 @@ export async function readCheckpoint(path: PathLike, paramNames: readonly string
   return { adapter: await readAdapterTensors(dir.child(ADAPTER_WEIGHTS_NAME)), optimizer: { step: trainer.step, buffers }, trainer };
 }
 
-/** Delete all but the newest `keep` checkpoints. */
+/** Delete all but the newest `keep` checkpoints; each disappears whole (in Node: renamed away first, then removed). */
 export async function pruneCheckpoints(runDir: PathLike, keep: number): Promise<void> {
   const dir = pathRef(runDir);
   const names = (await dir.list()).filter((n) => /^checkpoint-\d+$/.test(n));

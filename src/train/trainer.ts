@@ -4,12 +4,13 @@
  * accumulation, a learning-rate schedule, evaluation, NaN detection, events for logging, and
  * checkpoints that resume exactly.
  */
-import { Tensor, getDefaultGenerator, grad, manualSeed, realize } from '../engine/index.ts';
+import { Tensor, getDefaultGenerator, grad, manualSeed, nonFiniteTensors, realize } from '../engine/index.ts';
 import type { CausalLM } from '../models/index.ts';
 import type { PeftModel } from '../peft/index.ts';
 import type { Parameter } from '../nn/index.ts';
 import { pathRef, type PathLike } from '../io/file-system.ts';
 import { latestCheckpointRef, pruneCheckpoints, readCheckpoint, writeCheckpoint, type TrainerState } from './trainer-checkpoint.ts';
+import { divergence } from './divergence.ts';
 import { AdamW, SGD, clipGradNorm, type ParamGroup } from './optim.ts';
 import { lrMultiplier, type ScheduleName } from './schedule.ts';
 
@@ -168,12 +169,20 @@ export class Trainer {
     const update = this.optimizer.update(grads, lr);
     await realize([loss, ...(gradNorm ? [gradNorm] : []), ...update.tensors]);
     lossSum += await loss.item();
-    if (!Number.isFinite(lossSum)) {
-      throw new TrainingError(`the loss became ${lossSum} at step ${this.#step + 1}; the adapter was not updated. Lower the learning rate (${this.opts.lr}) or check the data.`);
+    const norm = gradNorm ? await gradNorm.item() : null;
+    const first = this.history[0];
+    const vocabSize = this.peft.model.config.vocab_size;
+    const diverged = divergence({
+      step: this.#step + 1, loss: lossSum, gradNorm: norm, vocabSize,
+      first: first && { loss: first.loss, gradNorm: first.gradNorm },
+      params: await Promise.all(update.params.map(async (t, i) => [this.params[i]![0], await t.floats()] as const)),
+    });
+    if (diverged !== null) {
+      throw new TrainingError(`step ${this.#step + 1}: the run diverged: ${diverged}; the adapter was not updated. Lower the learning rate (${this.opts.lr}; 1e-4 to 1e-3 is usual for adapters) or check the data.`);
     }
     update.commit();
     this.#step++;
-    return { loss: lossSum, gradNorm: gradNorm ? await gradNorm.item() : null, tokens, lr };
+    return { loss: lossSum, gradNorm: norm, tokens, lr };
   }
 
   /** Mean loss per kept label over the evaluation batches (no gradients, dropout off). */
@@ -242,6 +251,9 @@ export class Trainer {
       resumedFrom = latest?.path ?? null;
     }
     const total = this.totalSteps();
+    // A NaN in a trainable tensor makes every loss NaN: refuse at the start, naming the tensor, not at step 1.
+    const bad = await nonFiniteTensors(new Map(this.params.map(([name, p]) => [name, p.value])));
+    if (bad.length) throw new TrainingError(`the trainable parameters hold non-finite values before training starts:\n  ${bad.join('\n  ')}\nSet them to finite values (a new adapter starts from its initialization).`);
     o.onEvent?.({ type: 'start', totalSteps: total, startStep: this.#step, trainable: this.params.reduce((n, [, p]) => n + p.size, 0), resumedFrom });
     this.peft.train();
     let reason: TrainResult['reason'] = 'completed';

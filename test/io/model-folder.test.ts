@@ -238,7 +238,9 @@ describe('bfloat16 and float16 checkpoints', () => {
         written.set(k, bits);
         return { dtype, shape: t.shape, data: bits };
       });
-      const model = await loadModel(dir);
+      // The patterns include NaN and ±Infinity, which a load refuses unless asked.
+      await assert.rejects(loadModel(dir), /tensor "model\.embed_tokens\.weight" \[256, 32\] holds \d+ NaN, \d+ Inf \(first at flat index \d+\): the checkpoint is broken/);
+      const model = await loadModel(dir, { allowNonFinite: true });
       for (const [k, t] of model.stateDict()) {
         const got = new Uint32Array(((await t.data()) as Float32Array).buffer);
         const bits = written.get(k)!;

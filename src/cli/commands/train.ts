@@ -10,14 +10,17 @@
  * options are checked with the same messages as the flags, and the result carries the numbers the
  * summary prints.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadTokenizer, type PretrainedTokenizer } from '../../io/tokenizer.ts';
 import { loadPretrained } from '../../io/model-folder.ts';
 import type { CausalLM } from '../../models/index.ts';
-import { getPeftModel, peftMethodOf, type PeftModel } from '../../peft/index.ts';
+import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, getPeftModel, peftMethodOf, type PeftModel } from '../../peft/index.ts';
+import { recoverFolderWrites, recoverFolderWritesIn, removeFolderAtomically } from '../../node/atomic.ts';
+import { lockFolder } from '../../node/folder-lock.ts';
 import { TRAINER_STATE_NAME, latestCheckpoint, type HistoryRecord } from '../../train/trainer-checkpoint.ts';
-import { DatasetError, type LengthGroupedBatches, type LoadedDataset } from '../../train/data.ts';
+import { DatasetError, describeUnrepresentable, type LengthGroupedBatches, type LoadedDataset } from '../../train/data.ts';
 import { fineTune, prepareTrainingData, type TrainingData } from '../../train/fine-tune.ts';
 import type { TrainerEvent, TrainResult as TrainerRunResult } from '../../train/trainer.ts';
 import {
@@ -74,6 +77,8 @@ export type TrainOptions = OptionValues<typeof TRAIN_OPTIONS> & MethodFlagValues
 export interface TrainResult extends TrainRunFacts {
   reportPath: string;
   history: HistoryRecord[];
+  /** The signal that stopped an interrupted run (null: the caller's AbortSignal, or it completed). */
+  stoppedBy: StopSignal | null;
 }
 
 /**
@@ -99,11 +104,14 @@ async function resolveTrainOptions(options: TrainOptions, where: string): Promis
   await checkFile('train', '--data', given.data!, 'a JSONL training file');
   if (given.eval !== undefined) await checkFile('train', '--eval', given.eval, 'a JSONL evaluation file');
   if (given.tokenizer !== undefined) await checkTokenizerPath('train', '--tokenizer', given.tokenizer);
-  await checkOutputFolder('train', '--out', given.out!);
   const existing = await latestCheckpoint(given.out!);
-  if (existing && !given.resume) {
-    throw new UsageError('train', `--out ${given.out} already has a checkpoint from an earlier run (${existing}): add --resume to continue it, or choose another --out`);
+  if (existing && !given.resume && !given.overwrite) {
+    throw new UsageError('train', `--out ${given.out} already has a checkpoint from an earlier run (${existing}): add --resume to continue it, --overwrite to start again (its checkpoints are deleted), or choose another --out`);
   }
+  // A resumed run replaces the adapter its own checkpoints belong to; anything else needs --overwrite.
+  await checkOutputFolder('train', '--out', given.out!, {
+    holds: { what: 'an adapter', files: [ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME] }, overwrite: given.overwrite || (existing !== null && given.resume),
+  });
   if (existing && given.resume) await checkResumeSettings(existing, given);
   return { ...withDefaults(trainSyntax, given), model: given.model!, data: given.data!, out: given.out! };
 }
@@ -147,20 +155,36 @@ function batchShapes(batches: LengthGroupedBatches): { shape: [number, number]; 
   return [...counts.values()].sort((a, b) => a.shape[1] - b.shape[1] || a.shape[0] - b.shape[0]);
 }
 
-/** First Ctrl-C: stop at the next step boundary with a checkpoint. Second: quit now. */
-function installInterruptHandler(controller: AbortController, log: (message: string) => void): () => void {
-  let presses = 0;
-  const onSigint = (): void => {
-    presses += 1;
-    if (presses === 1) {
-      log('Ctrl-C: stopping after this step and writing a checkpoint (press Ctrl-C again to quit now)');
-      controller.abort();
-    } else {
-      process.exit(130);
-    }
-  };
-  process.on('SIGINT', onSigint);
-  return () => { process.off('SIGINT', onSigint); };
+/** The signals that stop a run cleanly: Ctrl-C, a service manager's stop, a closed terminal. */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+type StopSignal = (typeof STOP_SIGNALS)[number];
+
+/** The exit code of a process stopped by `signal`, as shells report it (128 + its number). */
+export function signalExitCode(signal: StopSignal): number {
+  return 128 + osConstants.signals[signal];
+}
+
+/**
+ * The first stop signal: finish the step, write a checkpoint, exit with the signal's code. A second
+ * one: quit now (the newest checkpoint is still there). Returns the uninstaller and the signal seen.
+ */
+function installInterruptHandler(controller: AbortController, log: (message: string) => void): { remove: () => void; received: () => StopSignal | null } {
+  let first: StopSignal | null = null;
+  const handlers = STOP_SIGNALS.map((signal) => {
+    const handler = (): void => {
+      if (first === null) {
+        first = signal;
+        const name = signal === 'SIGINT' ? 'Ctrl-C' : signal;
+        log(`${name}: stopping after this step and writing a checkpoint (${signal === 'SIGINT' ? 'press Ctrl-C' : `send ${signal}`} again to quit now)`);
+        controller.abort();
+      } else {
+        process.exit(signalExitCode(signal));
+      }
+    };
+    process.on(signal, handler);
+    return [signal, handler] as const;
+  });
+  return { remove: () => { for (const [signal, handler] of handlers) process.off(signal, handler); }, received: () => first };
 }
 
 async function loadModelAndTokenizer(o: ResolvedTrainOptions, log: (m: string) => void): Promise<{ model: CausalLM; tokenizer: PretrainedTokenizer }> {
@@ -197,6 +221,7 @@ async function prepareData(o: ResolvedTrainOptions, tokenizer: PretrainedTokeniz
   log(`data: ${trainExamples.length} training examples${evalBatches ? `, ${evalExamples.length} for evaluation` : ''}; ${plural(trainBatches.batchesPerEpoch, 'batch')} per epoch${truncated ? `; ${plural(truncated, 'example')} truncated to ${o.maxLength} tokens` : ''}`);
   for (const file of [trainFile, evalFile]) {
     for (const skipped of file?.summary.skipped.slice(0, 5) ?? []) warn(`skipped ${skipped.source ? `${skipped.source.file}:${skipped.source.line}` : 'an example'}: ${skipped.reason}`);
+    if (file && file.summary.unrepresentable.occurrences > 0) warn(describeUnrepresentable(file.file, file.summary.unrepresentable));
   }
   return { ...data, totalSteps };
 }
@@ -205,6 +230,24 @@ export async function runTrain(options: TrainOptions): Promise<TrainResult> {
   const o = await resolveTrainOptions(options, 'runTrain options');
   const io = options.io ?? processIO();
   const progress = new TrainingProgress(io.stderr, { mode: progressMode(io.stderr, o.quiet ?? false), logEvery: o.logEvery ?? 10 });
+  const log = (message: string): void => progress.log(message);
+  // The run owns --out until it ends: a second run (or --resume) on the same folder is refused.
+  const release = await lockFolder(o.out, `bone train --out ${o.out}`);
+  try {
+    // What an earlier run killed mid-write left behind: finished, undone or removed.
+    for (const line of [...await recoverFolderWrites(o.out), ...await recoverFolderWritesIn(o.out)]) log(line);
+    if (o.overwrite && !o.resume) {
+      const old = (await readdir(o.out)).filter((n) => /^checkpoint-\d+$/.test(n));
+      for (const n of old) await removeFolderAtomically(join(o.out, n));
+      if (old.length) log(`--overwrite: removed ${plural(old.length, 'checkpoint')} of an earlier run in ${o.out}`);
+    }
+    return await trainInto(o, options, io, progress);
+  } finally {
+    await release();
+  }
+}
+
+async function trainInto(o: ResolvedTrainOptions, options: TrainOptions, io: CliIO, progress: TrainingProgress): Promise<TrainResult> {
   const log = (message: string): void => progress.log(message);
   const warn = (message: string): void => println(io.stderr, `warning: ${message}`);
 
@@ -230,7 +273,7 @@ export async function runTrain(options: TrainOptions): Promise<TrainResult> {
   const forwardAbort = (): void => controller.abort();
   if (options.signal?.aborted) controller.abort();
   options.signal?.addEventListener('abort', forwardAbort, { once: true });
-  const removeHandler = options.handleSigint ? installInterruptHandler(controller, log) : () => undefined;
+  const interrupts = options.handleSigint ? installInterruptHandler(controller, log) : { remove: () => undefined, received: () => null };
   const settings: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(TRAIN_OPTIONS)) {
     const value = (o as Record<string, unknown>)[key] ?? null;
@@ -250,6 +293,7 @@ export async function runTrain(options: TrainOptions): Promise<TrainResult> {
       lr: o.lr, schedule: o.schedule, warmupSteps: o.warmupSteps, maxSteps: totalSteps, gradientAccumulationSteps: o.gradAccum,
       weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm, evalData: evalBatches, evalEvery, outputDir: o.out,
       saveEvery: o.saveEvery, saveTotalLimit: o.keepCheckpoints, resume: o.resume ?? false, seed: o.seed, signal: controller.signal, settings,
+      modelCard: { data: `${o.data}: ${plural(data.trainExamples.length, `${data.trainFile.format} example`)}`, settings: settingsRows(o) },
       onEvent: (e) => {
         if (e.type === 'start') ({ resumedFrom, startStep } = e);
         if (e.type === 'step') { tokens += e.tokens; stepSeconds += e.seconds; }
@@ -258,7 +302,7 @@ export async function runTrain(options: TrainOptions): Promise<TrainResult> {
       },
     });
   } finally {
-    removeHandler();
+    interrupts.remove();
     options.signal?.removeEventListener('abort', forwardAbort);
     progress.finish();
   }
@@ -267,7 +311,7 @@ export async function runTrain(options: TrainOptions): Promise<TrainResult> {
   const history = run.history;
   const result: TrainResult = {
     out: o.out, reportPath: join(o.out, 'report.html'), step: run.step, startStep, totalSteps, reason: run.reason, resumedFrom,
-    history, finalLoss: history.length ? history[history.length - 1]!.loss : null, finalEvalLoss: run.finalEvalLoss ?? lastEval(history),
+    stoppedBy: run.reason === 'interrupted' ? interrupts.received() : null, history, finalLoss: history.length ? history[history.length - 1]!.loss : null, finalEvalLoss: run.finalEvalLoss ?? lastEval(history),
     trainableParameters: counts.trainable, allParameters: counts.all, targets,
     data: {
       train: summarize(data.trainFile), eval: data.evalFile ? summarize(data.evalFile) : null, trainExamples: data.trainExamples.length, evalExamples: data.evalExamples.length,
@@ -334,6 +378,6 @@ export const trainCommand: Command = {
     if (help) { println(io.stdout, helpText(trainSyntax)); return 0; }
     requireOptions(trainSyntax, values);
     const result = await runTrain({ ...values, model: values.model!, data: values.data!, out: values.out!, io, handleSigint: true });
-    return result.reason === 'interrupted' ? 130 : 0;
+    return result.reason === 'interrupted' ? signalExitCode(result.stoppedBy ?? 'SIGINT') : 0;
   },
 };

@@ -3,14 +3,27 @@
  * method records. MiSS is Bone's successor (PEFT 0.19 removed Bone), so the Bone record is marked
  * as its legacy form and converts to it.
  */
-import { registerPeftMethod, type PeftMethod } from '../registry.ts';
+import { registerPeftMethod, type AdapterConversion, type PeftMethod } from '../registry.ts';
 import { BoneConfig, MissConfig } from './config.ts';
+import { convertAdapterFolderToLora } from './convert-to-lora.ts';
 import { convertBoneToMiss } from './convert-to-miss.ts';
 import { BoneLinear } from './layer.ts';
 
 export { BoneConfig, MissConfig, BONE_FIELDS, MISS_FIELDS, type BoneConfigOptions, type MissConfigOptions, type InitWeights } from './config.ts';
 export { BoneLinear } from './layer.ts';
 export { convertBoneToMiss } from './convert-to-miss.ts';
+export {
+  convertToLora, convertAdapterFolderToLora, writeLoraFolder, parseLoraRank,
+  type LoraRank, type ToLoraOptions, type LoraConversion, type ConvertedLoraLayer, type ConvertFolderOptions, type ConvertFolderResult,
+} from './convert-to-lora.ts';
+
+/** MiSS and Bone → LoRA (PEFT's convert_to_lora), for LoRA-only servers: the same record entry for both. */
+const TO_LORA: AdapterConversion = {
+  to: 'LORA',
+  options: ['rank', 'model', 'overwrite'],
+  help: 'as PEFT 0.21\'s convert_to_lora, for LoRA-only servers (vLLM, SGLang, llama.cpp): default and mini\nadapters are exact at their own r (no SVD); bat is an SVD of ΔW at --rank (an integer, or a share\nsuch as 0.99 of the squared singular values); alpha = r; needs the base model (--model, default\nthe adapter\'s base_model_name_or_path); --out must be a new folder (or --overwrite)',
+  convert: (src, dst, options = {}) => convertAdapterFolderToLora(src, dst, options),
+};
 
 /** "default", "bat", "mini (mini_r 4)", "random init": init_weights as inspect and reports show it. */
 export function modeName(initWeights: unknown, miniR?: number): string {
@@ -32,6 +45,7 @@ export const MISS_METHOD: PeftMethod = {
     { name: 'bat', help: 'MiSS block-affine', fixed: { initWeights: 'bat' }, flags: { r: 'r', dropout: 'missDropout' } },
     { name: 'mini', help: 'MiSS mini', fixed: { initWeights: 'mini' }, flags: { r: 'r', miniR: 'miniR', dropout: 'missDropout' } },
   ],
+  conversions: [TO_LORA],
 };
 
 export const BONE_METHOD: PeftMethod = {
@@ -49,7 +63,7 @@ export const BONE_METHOD: PeftMethod = {
   conversions: [{
     to: 'MISS', convert: convertBoneToMiss,
     help: 'PEFT 0.19 removed Bone; the MiSS adapter is the same math (MiSS default ≡ Bone default,\nMiSS bat ≡ Bone bat): tensor keys change .bone_ → .miss_ and peft_type becomes "MISS"',
-  }],
+  }, TO_LORA],
 };
 
 registerPeftMethod(MISS_METHOD);

@@ -12,6 +12,7 @@ export const LORA_METHOD: PeftMethod = {
   modelName: 'LoraModel',
   configClass: LoraConfig,
   prefix: 'lora_',
+  modelCardTags: ['lora'],
   createLayer: (base) => new LoraLinear(base),
   describe: (c) => (c instanceof LoraConfig ? `${c.useRslora ? 'rsLoRA' : 'LoRA'}, alpha ${c.loraAlpha}` : '?'),
   commandLine: [{
