@@ -29,12 +29,17 @@ export interface Chromium {
   close(): Promise<void>;
 }
 
-/** Launches it with a fresh profile (removed on close). `extraArgs`: e.g. --enable-unsafe-webgpu. */
-export async function launchChromium(executablePath: string, extraArgs: readonly string[] = []): Promise<Chromium> {
+/**
+ * WebGPU in headless Chromium: with the GPU process on and WebGPU unlocked, Chromium hands out an
+ * adapter even without a GPU (its software rasteriser, SwiftShader), which is what `webgpu` asks for.
+ */
+const WEBGPU_ARGS = ['--enable-unsafe-webgpu'];
+
+/** Launches it with a fresh profile (removed on close); `webgpu` keeps the GPU process for WebGPU. */
+export async function launchChromium(executablePath: string, options: { webgpu?: boolean } = {}): Promise<Chromium> {
   const profile = mkdtempSync(join(tmpdir(), 'bone-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath, headless: true, args: [...CHROMIUM_ARGS, ...extraArgs], acceptDownloads: true,
-  });
+  const args = options.webgpu ? [...CHROMIUM_ARGS.filter((a) => a !== '--disable-gpu'), ...WEBGPU_ARGS] : CHROMIUM_ARGS;
+  const context = await chromium.launchPersistentContext(profile, { executablePath, headless: true, args, acceptDownloads: true });
   return {
     context,
     close: async () => {
