@@ -23,7 +23,7 @@ import protobuf from 'protobufjs';
 import { Tensor, grad, realize, ops, clearCompiledGraphs } from '../src/engine/index.ts';
 import { GraphBuilder } from '../src/engine/onnx/builder.ts';
 import { ModelProto } from '../src/engine/onnx/proto.ts';
-import { ortSessionOptions } from '../src/engine/runtime/ort-node.ts';
+import { ortSessionOptions } from '../src/node/ort-node.ts';
 import { loadAverage, machineInfo, median, now, randomFloats, table } from './util.ts';
 
 const { values: args } = parseArgs({

@@ -10,7 +10,7 @@
  * prints, a mean over the same steps, is kept too.) The two run alternately, several rounds, in the
  * same session.
  *
- *   node --import tsx bench/cli-train.bench.ts [--methods bone,lora] [--rounds 2] [--steps 6] [--threads 2]
+ *   node --import tsx bench/cli-train.bench.ts [--methods miss,lora] [--rounds 2] [--steps 6] [--threads 2]
  *     [--variants ',--attention composite']
  *
  * --variants: bone train flag sets to compare, separated by commas (flags within one set by
@@ -25,12 +25,12 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ChildRun } from './train/child.ts';
 import { anchorDir, ensureModelFolder, runBoneTrain, runPeftAnchor, writeFixedLengthData, type AnchorResult, type BoneRun } from './train/cli-runs.ts';
-import { ANCHOR_METHOD, METHODS, type Method } from './train/common.ts';
+import { METHODS, type Method } from './train/common.ts';
 import { loadAverage, machineInfo, median } from './util.ts';
 
 const { values: args } = parseArgs({
   options: {
-    methods: { type: 'string', default: 'bone,lora' },
+    methods: { type: 'string', default: 'miss,lora' },
     variants: { type: 'string', default: '' },
     rounds: { type: 'string', default: '2' },
     steps: { type: 'string', default: '6' },
@@ -61,7 +61,7 @@ const fmt = (x: number | null | undefined, digits = 0): string => (x === null ||
 
 /** bone train's flags for each method, the anchor's settings (LoRA: r/2 with alpha r). */
 const CLI_METHOD: Record<Method, string[]> = {
-  bone: ['--method', 'miss', '--r', String(R)],
+  miss: ['--method', 'miss', '--r', String(R)],
   bat: ['--method', 'bat', '--r', String(R)],
   mini: ['--method', 'mini', '--r', String(R), '--mini-r', '64'],
   lora: ['--method', 'lora', '--r', String(R / 2), '--lora-alpha', String(R)],
@@ -81,9 +81,9 @@ async function boneTrain(method: Method, flags: readonly string[]): Promise<Chil
 }
 
 async function anchor(method: Method): Promise<ChildRun<AnchorResult>> {
-  const r = await runPeftAnchor({ python: anchorPython!, script: anchorScript, method: ANCHOR_METHOD[method], config: 'smollm135m', batch: BATCH, seq: SEQ, steps: steps - 1, r: R, threads });
+  const r = await runPeftAnchor({ python: anchorPython!, script: anchorScript, method, config: 'smollm135m', batch: BATCH, seq: SEQ, steps: steps - 1, r: R, threads });
   if (!r.ok) log(`  anchor ${method} failed: ${r.error}`);
-  else log(`  anchor --method ${ANCHOR_METHOD[method].padEnd(4)}     ${fmt(r.result!.tokens_per_s)} tok/s, peak ${fmt(r.result!.peak_rss_mb)} MB, whole script ${fmt(r.wallMs / 1000, 1)} s (load ${fmt(r.loadBefore, 1)}→${fmt(r.loadAfter, 1)})`);
+  else log(`  anchor --method ${method.padEnd(4)}     ${fmt(r.result!.tokens_per_s)} tok/s, peak ${fmt(r.result!.peak_rss_mb)} MB, whole script ${fmt(r.wallMs / 1000, 1)} s (load ${fmt(r.loadBefore, 1)}→${fmt(r.loadAfter, 1)})`);
   return r;
 }
 

@@ -17,10 +17,11 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
+import '../src/node/install.ts';
 import { Tensor, clearCompiledGraphs, engineStats, grad, ops, realize, setBackend, type CompiledGraph } from '../src/engine/index.ts';
 import { GraphBuilder } from '../src/engine/onnx/builder.ts';
 import { trace } from '../src/engine/realize.ts';
-import { createOrtNodeBackend, ortSessionOptions } from '../src/engine/runtime/ort-node.ts';
+import { createOrtNodeBackend, ortSessionOptions } from '../src/node/ort-node.ts';
 import { fusedCrossEntropy } from './fused-ce.ts';
 import { SMOLLM2_135M, analyticFlops, buildStep, makeWeights, tracedMatmulFlops } from './llama.ts';
 import { loadAverage, machineInfo, median, min, ms, now, randomFloats, randomInts, table } from './util.ts';
@@ -41,7 +42,7 @@ const OUT_DIR = join(import.meta.dirname, 'out');
 mkdirSync(OUT_DIR, { recursive: true });
 
 const threads = Number(process.env.BONE_THREADS) || availableParallelism();
-/** The options src/engine/runtime/ort-node.ts creates its sessions with. */
+/** The options src/node/ort-node.ts creates its sessions with. */
 const sessionOptions = (extra: ort.InferenceSession.SessionOptions = {}): ort.InferenceSession.SessionOptions => ({ ...ortSessionOptions(), ...extra });
 
 // ---- a recording backend: the engine's own ORT backend, plus the model bytes and timestamps -------

@@ -73,7 +73,6 @@ export function makeWeights(s: LlamaShape): LlamaWeights {
     }
   }
   const trainable = layers.flatMap((L) => [L.aq, L.bq, L.av, L.bv]);
-  for (const t of trainable) t.requiresGrad = true;
   const frozenParams = s.vocab * h + h + s.layers * (2 * h + (heads * d) * h * 2 + (kvHeads * d) * h * 2 + 3 * m * h);
   return {
     shape: s,

@@ -25,6 +25,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import '../src/node/install.ts';
 import { measureWeightConversion, type ConversionResult } from './model/weight-conversion.ts';
 import { writeSmolLM2Folder } from './model/smollm2-folder.ts';
 import { FORWARD_SHAPE, GENERATION } from './model/workload.ts';

@@ -11,7 +11,7 @@
  * changes (memory pattern on, allocator settings, attention variants) and the plain
  * (unfused) LM head + loss for comparison.
  *
- *   node --import tsx bench/train.bench.ts [--methods bone,bat,mini,lora] [--rounds 3] [--steps 5]
+ *   node --import tsx bench/train.bench.ts [--methods miss,bat,mini,lora] [--rounds 3] [--steps 5]
  *     [--warmup 1] [--layers 30] [--threads 2] [--no-anchor] [--no-analysis] [--analysis-only]
  *     [--proto-rounds 2] [--out train.json]
  *
@@ -23,8 +23,9 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import '../src/node/install.ts';
 import { runChild, type ChildRun } from './train/child.ts';
-import { ANCHOR_METHOD, METHODS, type Method } from './train/common.ts';
+import { METHODS, type Method } from './train/common.ts';
 import { loadAverage, median, table } from './util.ts';
 import { PARTS, analyseProfile, type ProfileSummary } from './train/profile.ts';
 
@@ -90,7 +91,7 @@ async function ours(method: Method, extra: string[] = [], env: NodeJS.ProcessEnv
 }
 
 async function anchor(method: Method): Promise<ChildRun<AnchorResult>> {
-  const r = await runChild<AnchorResult>(anchorPython!, [anchorScript, '--method', ANCHOR_METHOD[method], '--steps', args.steps!, '--batch', String(shape.batch),
+  const r = await runChild<AnchorResult>(anchorPython!, [anchorScript, '--method', method, '--steps', args.steps!, '--batch', String(shape.batch),
     '--seq', String(shape.seq), '--r', String(shape.r), '--threads', String(threads)], { lastJsonLine: true, timeoutMs: 30 * 60_000 });
   if (!r.ok) log(`  anchor ${method} failed: ${r.error}`);
   else log(`  anchor ${method.padEnd(4)} ${''.padEnd(28)} ${fmt(r.result!.tokens_per_s)} tok/s, peak ${fmt(r.result!.peak_rss_mb)} MB (load ${fmt(r.loadBefore, 1)}→${fmt(r.loadAfter, 1)})`);
@@ -172,7 +173,7 @@ if (!args['no-analysis']) {
   const sub: Record<string, OursResult[]> = { fwd: [], fwdbwd: [], step: [] };
   for (let round = 0; round < protoRounds; round++) {
     for (const v of round % 2 ? ['step', 'fwdbwd', 'fwd'] : ['fwd', 'fwdbwd', 'step']) {
-      const r = await ours('bone', ['--variant', v]);
+      const r = await ours('miss', ['--variant', v]);
       if (r.ok) sub[v]!.push(r.result!);
     }
   }
@@ -192,7 +193,7 @@ if (!args['no-analysis']) {
   // ORT profile of the step (the second run of the session: the first pays its allocations).
   rmSync(PROFILE_DIR, { recursive: true, force: true });
   mkdirSync(PROFILE_DIR, { recursive: true });
-  const prof = await ours('bone', ['--steps', '1', '--warmup', '1', '--profile', join(PROFILE_DIR, 'step'), '--profile-runs', '2']);
+  const prof = await ours('miss', ['--steps', '1', '--warmup', '1', '--profile', join(PROFILE_DIR, 'step'), '--profile-runs', '2']);
   const file = readdirSync(PROFILE_DIR).find((f) => f.endsWith('.json'));
   if (prof.ok && file) {
     analysis.profile = {
@@ -224,19 +225,19 @@ if (!args['no-analysis']) {
   const protoArgs = (p: { args: string[] }): string[] => p.args.filter((x) => !['--mem-pattern', '--no-arena'].includes(x));
   analysis.saved = {};
   for (const p of [{ label: 'default', args: [] as string[] }, ...protos.slice(1)]) {
-    const r = await runChild<SavedResult>(process.execPath, ['--import', 'tsx', stepScript, '--method', 'bone', ...common, '--saved-only', ...protoArgs(p)], { env: childEnv });
+    const r = await runChild<SavedResult>(process.execPath, ['--import', 'tsx', stepScript, '--method', 'miss', ...common, '--saved-only', ...protoArgs(p)], { env: childEnv });
     analysis.saved[p.label] = r.ok ? r.result! : { error: r.error };
   }
   analysis.prototypes = protos.map((p) => ({ ...p, runs: [], baseline: [] }));
   const baselines: OursResult[] = [];
   for (let round = 0; round < protoRounds; round++) {
     const order = round % 2 ? [...analysis.prototypes].reverse() : analysis.prototypes;
-    if (round % 2 === 0) { const r = await ours('bone'); if (r.ok) baselines.push(r.result!); }
+    if (round % 2 === 0) { const r = await ours('miss'); if (r.ok) baselines.push(r.result!); }
     for (const p of order) {
-      const r = await ours('bone', p.args, { ...childEnv, ...p.env });
+      const r = await ours('miss', p.args, { ...childEnv, ...p.env });
       if (r.ok) p.runs.push(r.result!);
     }
-    if (round % 2 === 1) { const r = await ours('bone'); if (r.ok) baselines.push(r.result!); }
+    if (round % 2 === 1) { const r = await ours('miss'); if (r.ok) baselines.push(r.result!); }
     save();
   }
   for (const p of analysis.prototypes) p.baseline = baselines;
@@ -255,7 +256,7 @@ if (comparison.length) {
     `${fmt(c.rssRatio, 2)} (${range(c.pairedRssRatio, 2)})`, range(c.loads, 1),
   ]);
   log(table(['method', 'trainable', 'ours tok/s', 'PEFT tok/s', 'ours/PEFT tok/s', 'ours peak RSS MB', 'PEFT peak RSS MB', 'ours/PEFT RSS', 'load avg'], rows));
-  const bone = comparison.find((c) => c.method === 'bone');
+  const bone = comparison.find((c) => c.method === 'miss');
   if (bone) log(`\nBone target: ≥ 2× PEFT tokens/s → ${fmt(bone.tokRatio, 2)}×; ≤ 0.7× PEFT peak memory → ${fmt(bone.rssRatio, 2)}×`);
 }
 if (analysis.overhead) {
@@ -294,7 +295,7 @@ if (analysis.prototypes) {
   const btok = median(base.map((r) => r.tokensPerSecond));
   const brss = median(base.map((r) => r.peakRssMB));
   log(`\n## Prototypes (Bone; default step in the same rounds: ${fmt(btok)} tok/s [${range(base.map((r) => r.tokensPerSecond))}], peak RSS ${fmt(brss)} MB)\n`);
-  const bone = comparison.find((c) => c.method === 'bone');
+  const bone = comparison.find((c) => c.method === 'miss');
   const savedOf = (label: string): string => { const x = analysis.saved?.[label]; return x && 'savedMB' in x ? fmt(x.savedMB) : '–'; };
   log(table(['prototype', 'tok/s [range]', 'vs default', 'peak RSS MB', 'vs default', 'saved activations MB', ...(bone ? ['≈ × PEFT tok/s', '≈ × PEFT RSS'] : [])], [
     ['default (engine today)', `${fmt(btok)} [${range(base.map((r) => r.tokensPerSecond))}]`, '1.00', fmt(brss), '1.00', savedOf('default'), ...(bone ? [fmt(bone.tokRatio, 2), fmt(bone.rssRatio, 2)] : [])],

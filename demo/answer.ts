@@ -2,7 +2,7 @@
  * Greedy answers to a list of prompts, in batches (left-padded, as a decoder-only model needs), and
  * exact-match scoring. Used by the demo's evaluation and by the pretraining script's knowledge probe.
  */
-import type { PretrainedTokenizer } from '../src/io/tokenizer.ts';
+import type { PretrainedTokenizer } from '../src/io/index.ts';
 import { generate, type CausalLM } from '../src/models/index.ts';
 
 export interface AnswerOptions {

@@ -10,7 +10,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeTextAtomically } from '../src/io/atomic.ts';
+import { writeTextAtomically } from '../src/node/index.ts';
 import { CHARACTERS, EOS_TOKEN } from './tiny-world.ts';
 
 /** The token ids: EOS first, then the characters in CHARACTERS order. */

@@ -5,8 +5,8 @@
  */
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeTextAtomically } from '../src/io/atomic.ts';
-import { savePretrained } from '../src/io/model-folder.ts';
+import { savePretrained } from '../src/io/index.ts';
+import { writeTextAtomically } from '../src/node/index.ts';
 import type { CausalLM } from '../src/models/index.ts';
 import { characterVocabulary } from './char-tokenizer.ts';
 

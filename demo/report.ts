@@ -7,7 +7,7 @@
  * does not draw; it reuses that report's HTML escaping and axis ticks.
  */
 import { BASE_REPORT_STYLE, escapeHtml, niceTicks } from '../src/cli/report.ts';
-import { writeTextAtomically } from '../src/io/atomic.ts';
+import { pathRef, type PathLike } from '../src/io/file-system.ts';
 
 export interface CurvePoint {
   step: number;
@@ -49,7 +49,8 @@ export interface DemoReport {
 
 const COLORS = ['#0969da', '#bf3989', '#1a7f37', '#9a6700'];
 
-const STYLE = `${BASE_REPORT_STYLE}
+/** The report's look; the page of `npm run demo:web` uses it too, so its tables and chart read the same. */
+export const DEMO_REPORT_STYLE = `${BASE_REPORT_STYLE}
 th { text-align: left; font-weight: 600; padding: 0.25rem 0.5rem; border-bottom: 2px solid #d1d9e0; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 code, td.code { font-family: ui-monospace, "SF Mono", Menlo, Consolas, monospace; font-size: 0.88rem; white-space: pre-wrap; }
@@ -84,11 +85,12 @@ function logTicks(lo: number, hi: number): number[] {
 }
 
 /**
- * Train (raw + smoothed) and held-out loss of every run on shared axes, as an inline SVG. The loss
+ * Train (raw + smoothed) and held-out loss of every run on shared axes, as an inline SVG (also the
+ * live chart of the page of `npm run demo:web`, redrawn after each step). The loss
  * axis is logarithmic: a fine-tune starts near 8 and ends near 0.01, and on a linear axis everything
  * after the first few steps would be a flat line at the bottom.
  */
-export function comparisonChartSvg(runs: readonly MethodRun[]): string {
+export function comparisonChartSvg(runs: readonly Pick<MethodRun, 'name' | 'trainLoss' | 'evalLoss'>[]): string {
   const [width, height, left, right, top, bottom] = [800, 340, 56, 20, 20, 44];
   const all = runs.flatMap((r) => [...r.trainLoss, ...r.evalLoss]).filter((p) => Number.isFinite(p.loss) && p.loss > 0);
   if (all.length === 0) return '<p>no steps recorded</p>';
@@ -162,7 +164,7 @@ export function renderDemoReport(report: DemoReport): string {
   return [
     '<!DOCTYPE html>', '<html lang="en">', '<head>', '<meta charset="utf-8">',
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
-    `<title>${escapeHtml(report.title)}</title>`, `<style>${STYLE}</style>`, '</head>', '<body>',
+    `<title>${escapeHtml(report.title)}</title>`, `<style>${DEMO_REPORT_STYLE}</style>`, '</head>', '<body>',
     `<h1>${escapeHtml(report.title)}</h1>`, `<p class="subtitle">${escapeHtml(report.subtitle)}</p>`,
     '<h2>Results</h2>', results,
     '<h2>Loss</h2>', comparisonChartSvg(report.runs),
@@ -173,6 +175,6 @@ export function renderDemoReport(report: DemoReport): string {
   ].join('\n');
 }
 
-export async function writeDemoReport(path: string, report: DemoReport): Promise<void> {
-  await writeTextAtomically(path, renderDemoReport(report));
+export async function writeDemoReport(path: PathLike, report: DemoReport): Promise<void> {
+  await pathRef(path).write(renderDemoReport(report));
 }

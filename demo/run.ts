@@ -18,24 +18,24 @@ import { availableParallelism } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import '../src/node/install.ts';
 import { manualSeed } from '../src/engine/index.ts';
-import { loadModel, loadPretrained } from '../src/io/model-folder.ts';
-import type { PretrainedTokenizer } from '../src/io/tokenizer.ts';
-import type { CausalLM } from '../src/models/index.ts';
-import { Linear } from '../src/nn/index.ts';
-import { LoraConfig, MissConfig, getPeftModel, type AdapterConfig } from '../src/peft/index.ts';
-import { loadJsonlDataset, makeBatches, readJsonl, type LengthGroupedBatches } from '../src/train/data.ts';
-import { Trainer, type TrainerEvent } from '../src/train/trainer.ts';
-import { firstLine, greedyContinuations, isExactMatch } from './answer.ts';
+import { loadModel, loadPretrained, type PretrainedTokenizer } from '../src/io/index.ts';
+import { LoraConfig, getPeftModel, type AdapterConfig } from '../src/peft/index.ts';
+import { Trainer, type TrainerEvent } from '../src/train/index.ts';
 import { writeDemoReport, type CurvePoint, type MethodRun, type SampleRow } from './report.ts';
+import {
+  DEFAULT_BUDGET, MAX_ANSWER_TOKENS, boneConfig, evaluate as evaluateTask, loadTaskData, loraRankMatching, trainableShare, trainerOptions,
+  type Budget, type EvalExample, type Evaluation, type TaskData,
+} from './task.ts';
 
 const DEMO_DIR = fileURLToPath(new URL('.', import.meta.url));
 
 const { values: args } = parseArgs({
   options: {
-    steps: { type: 'string', default: '250' },
-    batch: { type: 'string', default: '16' },
-    lr: { type: 'string', default: '1.5e-3' },
+    steps: { type: 'string', default: String(DEFAULT_BUDGET.steps) },
+    batch: { type: 'string', default: String(DEFAULT_BUDGET.batchSize) },
+    lr: { type: 'string', default: String(DEFAULT_BUDGET.lr) },
     'bone-r': { type: 'string', default: '16' },
     'skip-lora': { type: 'boolean', default: false },
     model: { type: 'string', default: join(DEMO_DIR, 'model') },
@@ -49,101 +49,25 @@ const TRAIN_FILE = join(resolve(args.data), 'train.jsonl');
 const EVAL_FILE = join(resolve(args.data), 'eval.jsonl');
 const OUT_DIR = resolve(args.out);
 
-/** One budget for both methods: the comparison is only fair if everything but the adapter is equal. */
-const budget = {
-  steps: Number(args.steps),
-  batchSize: Number(args.batch),
-  lr: Number(args.lr),
-  schedule: 'cosine' as const,
-  warmupSteps: 10,
-  maxGradNorm: 1,
-  seed: 42,
-  /** Attention and MLP projections alike: a tiny model needs every layer to pick up a new format quickly. */
-  targetModules: 'all-linear',
-};
-
-/** Every example fits (the longest is under 50 characters); buckets of 16 make a few graph shapes with little padding. */
-const MAX_LENGTH = 64;
-const BUCKET = 16;
-/** The answers are short: the longest is a reversed 6-letter word (7 characters with its space) plus the end token. */
-const MAX_ANSWER_TOKENS = 8;
-/** The sample questions are shown with a longer continuation, so that what the base model does instead of answering is visible. */
-const SAMPLE_TOKENS = 40;
-
-interface EvalExample {
-  prompt: string;
-  completion: string;
-  skill: string;
-}
-
-interface Evaluation {
-  accuracy: number;
-  bySkill: Record<string, number>;
-  /** The answer (first line of the continuation) to every question. */
-  answers: string[];
-}
+/** One budget for both methods (demo/task.ts), with the steps, batch size and learning rate given. */
+const budget: Budget = { ...DEFAULT_BUDGET, steps: Number(args.steps), batchSize: Number(args.batch), lr: Number(args.lr) };
 
 const rel = (path: string): string => relative(process.cwd(), path) || '.';
 const percent = (x: number): string => `${(100 * x).toFixed(1)}%`;
 const count = (n: number): string => n.toLocaleString('en-US');
 
-async function readEvalSet(path: string): Promise<EvalExample[]> {
-  return (await readJsonl(path)).map(({ value, source }) => {
-    const { prompt, completion, skill } = value;
-    if (typeof prompt !== 'string' || typeof completion !== 'string') throw new Error(`${source.file}:${source.line}: expected "prompt" and "completion" strings`);
-    return { prompt, completion, skill: typeof skill === 'string' ? skill : 'all' };
-  });
-}
-
-/** Exact-match accuracy of greedy answers (overall and per skill), printed with a few sample questions. */
-async function evaluate(model: CausalLM, tokenizer: PretrainedTokenizer, examples: readonly EvalExample[], samples: readonly number[]): Promise<Evaluation> {
-  model.eval();
-  const continuations = await greedyContinuations(model, tokenizer, examples.map((e) => e.prompt), { maxNewTokens: MAX_ANSWER_TOKENS, batchSize: examples.length });
-  const correct = examples.map((e, i) => isExactMatch(continuations[i]!, e.completion));
-  const bySkill: Record<string, number> = {};
-  for (const skill of new Set(examples.map((e) => e.skill))) {
-    const ofSkill = examples.map((e, i) => ({ e, ok: correct[i]! })).filter((r) => r.e.skill === skill);
-    bySkill[skill] = ofSkill.filter((r) => r.ok).length / ofSkill.length;
-  }
-  const accuracy = correct.filter(Boolean).length / examples.length;
-
-  const skills = Object.entries(bySkill).map(([s, a]) => `${s} ${percent(a)}`).join(', ');
-  console.log(`   exact match on ${examples.length} held-out questions: ${correct.filter(Boolean).length}/${examples.length} = ${percent(accuracy)}  (${skills})`);
-  const shown = samples.map((i) => examples[i]!);
-  const long = await greedyContinuations(model, tokenizer, shown.map((e) => e.prompt), { maxNewTokens: SAMPLE_TOKENS });
-  shown.forEach((e, k) => {
-    const mark = isExactMatch(long[k]!, e.completion) ? '✓' : '✗';
-    console.log(`   ${mark} ${JSON.stringify(e.prompt)} → ${JSON.stringify(long[k])}`);
-  });
-  return { accuracy, bySkill, answers: continuations.map(firstLine) };
-}
-
-/** The Linear layers `all-linear` targets: every one but the output head. */
-function targetLinears(model: CausalLM): Linear[] {
-  return model.namedModules().filter(([path, m]) => m instanceof Linear && path !== 'lm_head').map(([, m]) => m as Linear);
-}
-
-/**
- * LoRA's rank for about as many trainable parameters as Bone: Bone (default mode) trains a block
- * [r, out] per layer, r·out parameters; LoRA trains A [r, in] and B [out, r], r·(in + out).
- */
-function loraRankMatching(model: CausalLM, boneR: number): number {
-  const layers = targetLinears(model);
-  const bone = layers.reduce((n, l) => n + boneR * l.outFeatures, 0);
-  const perRank = layers.reduce((n, l) => n + l.inFeatures + l.outFeatures, 0);
-  return Math.max(1, Math.round(bone / perRank));
+/** The task's evaluation (demo/task.ts), printed with the sample questions. */
+async function evaluate(model: Parameters<typeof evaluateTask>[0], tokenizer: PretrainedTokenizer, examples: readonly EvalExample[], samples: readonly number[]): Promise<Evaluation> {
+  const result = await evaluateTask(model, tokenizer, examples, samples);
+  const skills = Object.entries(result.bySkill).map(([s, a]) => `${s} ${percent(a)}`).join(', ');
+  console.log(`   exact match on ${examples.length} held-out questions: ${result.correct}/${examples.length} = ${percent(result.accuracy)}  (${skills})`);
+  for (const sample of result.samples) console.log(`   ${sample.correct ? '✓' : '✗'} ${JSON.stringify(sample.prompt)} → ${JSON.stringify(sample.continuation)}`);
+  return result;
 }
 
 interface FineTuneResult {
   run: MethodRun;
   evaluation: Evaluation;
-}
-
-interface TaskData {
-  train: LengthGroupedBatches;
-  held: LengthGroupedBatches;
-  evalSet: readonly EvalExample[];
-  samples: readonly number[];
 }
 
 async function fineTune(name: string, description: string, config: AdapterConfig, tokenizer: PretrainedTokenizer, data: TaskData): Promise<FineTuneResult> {
@@ -153,8 +77,8 @@ async function fineTune(name: string, description: string, config: AdapterConfig
   // LoRA draws its A matrices from the engine's generator: seed it, so each run starts the same.
   manualSeed(budget.seed);
   const peft = getPeftModel(base, config);
-  const { trainable } = peft.printTrainableParameters(() => undefined);
-  console.log(`\n${name}: ${description}, ${count(trainable)} trainable parameters (${percent(trainable / base.numParameters())} of the model)`);
+  const { trainable, share } = trainableShare(peft);
+  console.log(`\n${name}: ${description}, ${count(trainable)} trainable parameters (${percent(share)} of the model)`);
 
   const trainLoss: CurvePoint[] = [];
   const evalLoss: CurvePoint[] = [];
@@ -172,10 +96,7 @@ async function fineTune(name: string, description: string, config: AdapterConfig
       evalLoss.push({ step: e.step, loss: e.evalLoss });
     }
   };
-  const trainer = new Trainer(peft, data.train, {
-    lr: budget.lr, schedule: budget.schedule, warmupSteps: budget.warmupSteps, maxSteps: budget.steps, maxGradNorm: budget.maxGradNorm,
-    seed: budget.seed, evalData: data.held, evalEvery: Math.max(1, Math.round(budget.steps / 6)), onEvent, settings: { method: name, ...budget },
-  });
+  const trainer = new Trainer(peft, data.train, trainerOptions(budget, data.held, onEvent, { method: name }));
   evalLoss.push({ step: 0, loss: await trainer.evaluate() });
   await trainer.run();
 
@@ -196,29 +117,14 @@ async function main(): Promise<void> {
   const started = performance.now();
   await mkdir(OUT_DIR, { recursive: true });
   const { model: base, tokenizer } = await loadPretrained(MODEL_DIR);
-  if (!tokenizer || tokenizer.padTokenId === undefined) throw new Error(`${MODEL_DIR}: expected tokenizer.json with a pad or eos token`);
+  if (!tokenizer) throw new Error(`${MODEL_DIR}: expected tokenizer.json`);
 
-  const evalSet = await readEvalSet(EVAL_FILE);
-  // The project's data pipeline: prompt/completion JSONL → tokens with loss on the completion and
-  // the end token → batches padded to a multiple of BUCKET tokens.
-  const batching = { padTokenId: tokenizer.padTokenId, bucketMultiple: BUCKET, maxLength: MAX_LENGTH };
-  const trainSet = await loadJsonlDataset(TRAIN_FILE, tokenizer, { maxLength: MAX_LENGTH });
-  const heldSet = await loadJsonlDataset(EVAL_FILE, tokenizer, { maxLength: MAX_LENGTH });
-  const data: TaskData = {
-    // groupSize = batchSize turns off grouping by length: each batch is a random draw that mixes
-    // the three skills. Their lengths differ, so length-grouped batches are one skill each, and
-    // the updates zig-zag between skills (measured: 81% instead of 96% exact match for Bone).
-    train: makeBatches(trainSet.examples, { ...batching, batchSize: budget.batchSize, groupSize: budget.batchSize, seed: budget.seed, dropLast: true }),
-    // The held-out loss on the report's chart: the whole eval set in one batch.
-    held: makeBatches(heldSet.examples, { ...batching, batchSize: heldSet.examples.length, shuffle: false }),
-    evalSet,
-    // The first question of each skill: the samples shown before and after.
-    samples: [...new Set(evalSet.map((e) => e.skill))].map((s) => evalSet.findIndex((e) => e.skill === s)),
-  };
+  const data = await loadTaskData(tokenizer, TRAIN_FILE, EVAL_FILE, budget);
+  const evalSet = data.evalSet;
 
   console.log('bone-peft demo: teach a small pretrained model a new question/answer format with a Bone adapter, then with LoRA on the same budget\n');
   console.log(`base model: ${rel(MODEL_DIR)}: Llama, ${base.config.num_hidden_layers} layers, hidden ${base.config.hidden_size}, ${count(base.numParameters())} parameters, one token per character`);
-  console.log(`data:       ${count(trainSet.summary.examples)} question/answer pairs in ${rel(TRAIN_FILE)}; ${evalSet.length} held-out questions in ${rel(EVAL_FILE)}`);
+  console.log(`data:       ${count(data.trainExamples)} question/answer pairs in ${rel(TRAIN_FILE)}; ${evalSet.length} held-out questions in ${rel(EVAL_FILE)}`);
   console.log(`budget:     ${budget.steps} steps × ${budget.batchSize} examples, lr ${budget.lr} (${budget.schedule}, ${budget.warmupSteps} warmup steps), ${availableParallelism()} CPU threads`);
 
   console.log('\nthe base model, before fine-tuning:');
@@ -227,8 +133,7 @@ async function main(): Promise<void> {
   const boneR = Number(args['bone-r']);
   const loraR = loraRankMatching(base, boneR);
   const results: FineTuneResult[] = [];
-  results.push(await fineTune('Bone', `MissConfig r=${boneR}, default mode, all linear layers`,
-    new MissConfig({ r: boneR, targetModules: budget.targetModules, taskType: 'CAUSAL_LM' }), tokenizer, data));
+  results.push(await fineTune('Bone', `MissConfig r=${boneR}, default mode, all linear layers`, boneConfig(boneR, budget.targetModules), tokenizer, data));
   if (!args['skip-lora']) {
     results.push(await fineTune('LoRA', `LoraConfig r=${loraR}, alpha=${2 * loraR}, all linear layers`,
       new LoraConfig({ r: loraR, loraAlpha: 2 * loraR, targetModules: budget.targetModules, taskType: 'CAUSAL_LM' }), tokenizer, data));
@@ -255,7 +160,7 @@ async function main(): Promise<void> {
     baseAccuracy: before.accuracy, baseAccuracyBySkill: before.bySkill, evalCount: evalSet.length, runs, samples: sampleRows,
     settings: [
       ['base model', `${rel(MODEL_DIR)} (${count(base.numParameters())} parameters)`],
-      ['training data', `${rel(TRAIN_FILE)} (${count(trainSet.summary.examples)} examples, loss on the completions)`],
+      ['training data', `${rel(TRAIN_FILE)} (${count(data.trainExamples)} examples, loss on the completions)`],
       ['held-out data', `${rel(EVAL_FILE)} (${evalSet.length} questions, none in the training data)`],
       ['steps × batch size', `${budget.steps} × ${budget.batchSize}`],
       ['optimizer', `AdamW, lr ${budget.lr}, ${budget.schedule} schedule, ${budget.warmupSteps} warmup steps, gradient clipping at ${budget.maxGradNorm}, seed ${budget.seed}`],

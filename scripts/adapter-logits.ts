@@ -6,8 +6,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import '../src/node/install.ts';
 import { Generator, Tensor } from '../src/engine/index.ts';
-import { readSafetensors, writeSafetensors } from '../src/io/safetensors.ts';
+import { readSafetensors, writeSafetensors } from '../src/io/index.ts';
 import { createModelFromConfig } from '../src/models/index.ts';
 import { PeftModel } from '../src/peft/index.ts';
 

@@ -17,7 +17,7 @@ const [{ filename, files, size }] = JSON.parse(require('node:fs').readFileSync(p
 const wanted = (p) => ['package.json', 'README.md', 'LICENSE'].includes(p) || /^dist\/.+\.(js|d\.ts)$/.test(p);
 const unwanted = files.map((f) => f.path).filter((p) => !wanted(p));
 if (unwanted.length) { console.error(`the package holds files a user should not get: ${unwanted.join(', ')}`); process.exit(1); }
-for (const must of ['LICENSE', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js']) {
+for (const must of ['LICENSE', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/web/index.js', 'dist/web/index.d.ts', 'dist/browser/bone-peft.js']) {
   if (!files.some((f) => f.path === must)) { console.error(`the package lacks ${must}`); process.exit(1); }
 }
 console.log(`${filename}: ${files.length} files, ${(size / 1024).toFixed(0)} kB packed`);
@@ -32,7 +32,8 @@ cd "$WORK/app"
 cat > package.json <<'EOF'
 { "name": "app", "private": true, "type": "module", "allowScripts": { "onnxruntime-node": false } }
 EOF
-npm install --no-audit --no-fund "$TARBALL" typescript@~6.0.3 @types/node@^20 2>&1 | tail -n 3
+# onnxruntime-web is bone-peft/web's optional peer dependency (143 MB that Node users do not need): installed as README says.
+npm install --no-audit --no-fund "$TARBALL" typescript@~6.0.3 @types/node@^20 "onnxruntime-web@$(node -p "require('$ROOT/package.json').peerDependencies['onnxruntime-web']")" 2>&1 | tail -n 3
 
 echo "== npx bone --version / bone train --help"
 test "$(npx --no-install bone --version)" = "$(node -p "require('$ROOT/package.json').version")"
@@ -52,6 +53,7 @@ if (result.step !== 2 || losses.length !== 2 || !losses.every(Number.isFinite)) 
 console.log(`trained 2 steps, losses ${losses.map((l) => l.toFixed(4)).join(', ')}`);
 EOF
 node train.mjs "$ROOT/demo/model" "$ROOT/demo/data/train.jsonl"
+node --input-type=module -e "const cli = await import('bone-peft/cli'); if (typeof cli.runTrain !== 'function') throw new Error('bone-peft/cli has no runTrain');"
 
 echo "== TypeScript consumer against the shipped declarations"
 cat > tsconfig.json <<'EOF'
@@ -71,4 +73,33 @@ new MissConfig({ r: '16' });
 export { lora, step };
 EOF
 npx --no-install tsc -p tsconfig.json
+
+echo "== bone-peft/web: resolves, and a browser TypeScript consumer (DOM types, no Node types) checks"
+node --input-type=module -e "
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+for (const name of ['bone-peft/web', 'bone-peft/web/bundle']) {
+  const file = fileURLToPath(import.meta.resolve(name));
+  if (!existsSync(file)) throw new Error(name + ' resolves to ' + file + ', which is missing');
+  console.log(name + ' -> ' + file.slice(file.indexOf('node_modules')));
+}"
+cat > tsconfig.web.json <<'EOF'
+{ "compilerOptions": { "target": "ES2022", "module": "NodeNext", "moduleResolution": "NodeNext", "strict": true, "noEmit": true, "skipLibCheck": false, "lib": ["ES2023", "DOM", "DOM.Iterable", "DOM.AsyncIterable"], "types": [] }, "files": ["web-consumer.ts"] }
+EOF
+cat > web-consumer.ts <<'EOF'
+import { folderFromFiles, fileRef, installWebPlatform, loadPretrained, getPeftModel, MissConfig, loadJsonlDataset, makeBatches, Trainer, adapterFiles, memoryFileSystem, type PathRef } from 'bone-peft/web';
+installWebPlatform({ wasmPaths: '/ort/', numThreads: 2 });
+const input = document.querySelector('input') as HTMLInputElement;
+const folder: PathRef = folderFromFiles(input.files!);
+const { model, tokenizer } = await loadPretrained(folder);
+const peft = getPeftModel(model, new MissConfig({ r: 16, targetModules: 'all-linear' }));
+const data = await loadJsonlDataset(fileRef(input.files![0]!), tokenizer!, { maxLength: 64 });
+const memory = memoryFileSystem();
+await new Trainer(peft, makeBatches(data.examples, { batchSize: 4, padTokenId: tokenizer!.padTokenId! }), { maxSteps: 1, outputDir: memory.at('run') }).run();
+const files: Map<string, Uint8Array> = await adapterFiles(peft);
+// @ts-expect-error the web entry's functions are typed, not any
+installWebPlatform({ numThreads: 'two' });
+export { files };
+EOF
+npx --no-install tsc -p tsconfig.web.json
 echo "package check passed"

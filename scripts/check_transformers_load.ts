@@ -5,9 +5,9 @@
  *
  * Usage: node --import tsx scripts/check_transformers_load.ts SOURCE OUT_DIR LOGITS.safetensors [MAX_SHARD_SIZE]
  */
+import '../src/node/install.ts';
 import { Generator, Tensor } from '../src/engine/index.ts';
-import { loadModel, savePretrained } from '../src/io/model-folder.ts';
-import { writeSafetensors } from '../src/io/safetensors.ts';
+import { loadModel, savePretrained, writeSafetensors } from '../src/io/index.ts';
 
 const [source, outDir, logitsPath, maxShardSize] = process.argv.slice(2);
 if (!source || !outDir || !logitsPath) {

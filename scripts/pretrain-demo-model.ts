@@ -16,11 +16,11 @@
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import '../src/node/install.ts';
 import { Generator, Tensor, engineStats, grad, manualSeed, realize } from '../src/engine/index.ts';
-import { loadTokenizer, type PretrainedTokenizer } from '../src/io/tokenizer.ts';
+import { loadTokenizer, type PretrainedTokenizer } from '../src/io/index.ts';
 import { createModelFromConfig, type CausalLM } from '../src/models/index.ts';
-import { AdamW, clipGradNorm, type ParamGroup } from '../src/train/optim.ts';
-import { lrMultiplier } from '../src/train/schedule.ts';
+import { AdamW, clipGradNorm, type ParamGroup, lrMultiplier } from '../src/train/index.ts';
 import { greedyContinuations, isExactMatch } from '../demo/answer.ts';
 import { writeCharTokenizer } from '../demo/char-tokenizer.ts';
 import { DEMO_MODEL_DIR, MAX_POSITIONS, demoModelConfig, saveDemoModel } from '../demo/model-files.ts';

@@ -1,13 +1,5 @@
-/** bone-peft's public API. */
-export * from './engine/index.ts';
-export * from './nn/index.ts';
-export * from './models/index.ts';
-export { SafetensorsError, readSafetensors, readSafetensorsHeader, writeSafetensors, openSafetensors, type SafetensorsTensor, type SafetensorsDType } from './io/safetensors.ts';
-export { loadModel, loadPretrained, savePretrained, resolveModelFolder, parseShardSize, ModelFolderError, HubCacheError, hubCacheLocation, type LoadModelOptions, type LoadPretrainedOptions, type Pretrained, type SavePretrainedOptions } from './io/model-folder.ts';
-export { loadTokenizer, PretrainedTokenizer, TokenizerError, type ChatMessage } from './io/tokenizer.ts';
-export * from './peft/index.ts';
-export type { JsonObject } from './io/json.ts';
-export { AdamW, SGD, clipGradNorm, type Trainable, type PendingUpdate } from './train/optim.ts';
-export { lrMultiplier, type ScheduleName, type ScheduleOptions } from './train/schedule.ts';
-export { Trainer, TrainingError, type TrainerOptions, type TrainerEvent, type TrainResult, type TrainBatch, type TrainData } from './train/trainer.ts';
-export * from './train/data.ts';
+/** bone-peft's public API for Node.js (the `bone` command's functions are `bone-peft/cli`; the browser's entry is `bone-peft/web`). */
+export * from './core.ts';
+export * from './node/index.ts';
+// Exporting to other runtimes writes ONNX and GGUF files with node:fs, so it is Node's (for now).
+export * from './export/index.ts';

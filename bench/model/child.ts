@@ -5,6 +5,7 @@
  *   node --import tsx bench/model/child.ts load FOLDER
  *   node --import tsx bench/model/child.ts run FOLDER FORWARD_ITERS GENERATE_ITERS
  */
+import '../../src/node/install.ts';
 import { Tensor } from '../../src/engine/index.ts';
 import { loadModel } from '../../src/io/model-folder.ts';
 import { generate } from '../../src/models/index.ts';

@@ -1,5 +1,6 @@
 /** Running the benchmark's child processes (ours and the Python anchor) and reading their one-line results. */
 import { spawn } from 'node:child_process';
+import '../../src/node/install.ts';
 import { loadAverage } from '../util.ts';
 
 export interface ChildRun<T> {

@@ -5,16 +5,14 @@
  */
 import ort from 'onnxruntime-node';
 import { Tensor, setBackend, type CompiledGraph, type FeedTensor, type TypedArray } from '../../src/engine/index.ts';
-import { ortSessionOptions } from '../../src/engine/runtime/ort-node.ts';
+import { ortSessionOptions } from '../../src/node/ort-node.ts';
 import { createModelFromConfig, type CausalLM } from '../../src/models/index.ts';
-import { LoraConfig, MissConfig, getPeftModel, type AdapterConfig, type PeftModel } from '../../src/peft/index.ts';
+import { getPeftModel, variantConfig, type AdapterConfig, type PeftModel } from '../../src/peft/index.ts';
 import { now, randomFloats } from '../util.ts';
 
-export const METHODS = ['bone', 'bat', 'mini', 'lora'] as const;
+/** The methods benchmarked, by their `bone train --method` names, which peft_anchor_bench.py --method shares. */
+export const METHODS = ['miss', 'bat', 'mini', 'lora'] as const;
 export type Method = (typeof METHODS)[number];
-
-/** The anchor script's name for each method (peft_anchor_bench.py --method). */
-export const ANCHOR_METHOD: Record<Method, string> = { bone: 'miss', bat: 'bat', mini: 'mini', lora: 'lora' };
 
 export interface Shape {
   layers: number;
@@ -59,14 +57,10 @@ export function withRandomWeights(model: CausalLM): CausalLM {
   return model;
 }
 
+/** The anchor's settings: mini with mini_r 64; LoRA with half the rank and alpha r (about Bone's trainable count). */
 export function adapterConfig(method: Method, r: number): AdapterConfig {
-  const targetModules = ['q_proj', 'v_proj'];
-  switch (method) {
-    case 'bone': return new MissConfig({ r, targetModules });
-    case 'bat': return new MissConfig({ r, targetModules, initWeights: 'bat' });
-    case 'mini': return new MissConfig({ r, targetModules, initWeights: 'mini', miniR: 64 });
-    case 'lora': return new LoraConfig({ r: r / 2, loraAlpha: r, targetModules });
-  }
+  const flags = method === 'lora' ? { r: r / 2, loraAlpha: r } : { r, miniR: 64 };
+  return variantConfig(method, flags, { targetModules: ['q_proj', 'v_proj'] });
 }
 
 export function makePeft(method: Method, shape: Shape): PeftModel<CausalLM> {
@@ -109,7 +103,7 @@ export const recorder = {
 };
 
 /**
- * The engine's onnxruntime-node backend (same options as src/engine/runtime/ort-node.ts), plus run
+ * The engine's onnxruntime-node backend (same options as src/node/ort-node.ts), plus run
  * timing, optional profiling and optional session-option changes for prototypes.
  */
 export function installRecordingBackend(tweaks: SessionTweaks = {}): void {

@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
 import { GraphBuilder } from '../../src/engine/onnx/builder.ts';
 import { ModelProto } from '../../src/engine/onnx/proto.ts';
-import { ortSessionOptions } from '../../src/engine/runtime/ort-node.ts';
+import { ortSessionOptions } from '../../src/node/ort-node.ts';
 import { median, now, randomFloats } from '../util.ts';
 import { emitResult } from './common.ts';
 

@@ -25,7 +25,7 @@ import { installAttentionPrototype } from './protos.ts';
 
 const { values: a } = parseArgs({
   options: {
-    method: { type: 'string', default: 'bone' },
+    method: { type: 'string', default: 'miss' },
     steps: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '1' },
     layers: { type: 'string', default: '30' },

@@ -1,8 +1,8 @@
 /**
  * Command-line arguments for every `bone` subcommand, in one place: each command declares its
  * options once (kind, range, default, help text) and gets from that declaration the flag parser,
- * the `--config file.json` reader, the checks on options passed from code (the demo calls
- * `runTrain` directly), and its `--help` text. Every bad argument becomes a UsageError (exit 2)
+ * the `--config file.json` reader, the checks on options passed from code (`runTrain`
+ * and the other runX functions of bone-peft/cli), and its `--help` text. Every bad argument becomes a UsageError (exit 2)
  * that names the flag (or the config key), what was expected and what was found.
  *
  * Tokenising is node:util's parseArgs; it runs non-strict with `tokens` so that the checks here can
@@ -13,137 +13,14 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
-/** A mistake in how a command was called: the message is for the user, the exit code is 2. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-  /** The subcommand (`train`, ...), so the message can point at its --help. */
-  readonly command: string;
-  constructor(command: string, message: string) {
-    super(message);
-    this.command = command;
-  }
-}
-
-interface SpecBase {
-  /** One line (or a few short ones) for --help. */
-  description: string;
-  /** Shown after the flag in --help: `--model DIR`. */
-  valueName?: string;
-  /** Listed under "Required" in --help and checked by `requireOptions`. */
-  required?: boolean;
-}
-
-export type OptionSpec =
-  | (SpecBase & { kind: 'string'; default?: string })
-  /** A file or folder; relative paths in a --config file are taken from the config file's folder. */
-  | (SpecBase & { kind: 'path'; default?: string })
-  | (SpecBase & { kind: 'integer'; min?: number; default?: number })
-  | (SpecBase & { kind: 'number'; min?: number; max?: number; minExclusive?: boolean; maxExclusive?: boolean; default?: number })
-  | (SpecBase & { kind: 'boolean'; default?: boolean })
-  /** Comma-separated on the command line, an array (or a comma-separated string) in a config file. */
-  | (SpecBase & { kind: 'list'; default?: readonly string[] })
-  | (SpecBase & { kind: 'choice'; choices: readonly string[]; default?: string });
-
-export type OptionSpecs = Readonly<Record<string, OptionSpec>>;
-
-/** The value type an option's spec produces. */
-export type OptionValue<S extends OptionSpec> =
-  S extends { kind: 'integer' | 'number' } ? number
-    : S extends { kind: 'boolean' } ? boolean
-      : S extends { kind: 'list' } ? string[]
-        : S extends { kind: 'choice'; choices: readonly (infer C)[] } ? C
-          : string;
-
-/** Options as given (flags, config file or code): any may be absent. */
-export type OptionValues<S extends OptionSpecs> = { -readonly [K in keyof S]?: OptionValue<S[K]> };
-
-/** A subcommand's syntax: what --help prints and what the parser accepts. */
-export interface CommandSyntax<S extends OptionSpecs> {
-  name: string;
-  /** One line, shown in `bone --help` too. */
-  summary: string;
-  /** The usage line after `bone <name> `, e.g. `--model DIR --data FILE --out DIR [options]`. */
-  usage: string;
-  options: S;
-  /** Paragraphs after the options in --help (examples, notes). */
-  notes?: string;
-  /** A positional argument the command accepts (at most one), e.g. inspect's folder. */
-  positional?: { name: string; description: string };
-  /** Read options from --config FILE (default true). */
-  config?: boolean;
-}
-
-/** `maxSteps` → `max-steps`: option keys are camelCase in code and kebab-case on the command line. */
-export function flagName(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-}
+export {
+  UsageError, coerceValue, expectation, flagName,
+  type CommandSyntax, type OptionSpec, type OptionSpecs, type OptionValue, type OptionValues,
+} from './options.ts';
+import { UsageError, coerceValue, expectation, flagName, shown, type CommandSyntax, type OptionSpec, type OptionSpecs, type OptionValues } from './options.ts';
 
 function keyOfFlag(flag: string): string {
   return flag.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-}
-
-/** What a value of this option must look like, for error messages and --help. */
-export function expectation(spec: OptionSpec): string {
-  switch (spec.kind) {
-    case 'string': return 'a text value';
-    case 'path': return `a path${spec.valueName ? ` (${spec.valueName})` : ''}`;
-    case 'boolean': return 'true or false';
-    case 'list': return 'a comma-separated list';
-    case 'choice': return `one of ${spec.choices.join(', ')}`;
-    case 'integer': return spec.min === undefined ? 'an integer' : `an integer ≥ ${spec.min}`;
-    case 'number': {
-      const low = spec.min === undefined ? null : spec.minExclusive ? `> ${spec.min}` : `≥ ${spec.min}`;
-      const high = spec.max === undefined ? null : spec.maxExclusive ? `< ${spec.max}` : `≤ ${spec.max}`;
-      if (low && high) return `a number ${low} and ${high}`;
-      return `a number${low ? ` ${low}` : ''}${high ? ` ${high}` : ''}`;
-    }
-  }
-}
-
-function shown(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (typeof value === 'string') return JSON.stringify(value);
-  return `${JSON.stringify(value)} (${Array.isArray(value) ? 'an array' : value === null ? 'null' : `a ${typeof value}`})`;
-}
-
-/**
- * Check one value against its spec and convert it: strings (from flags) are parsed, JSON values
- * (from a config file or code) are taken as they are when they have the right type. `where` names
- * the source in the error: `--r`, `train.json: "r"`, `runTrain options.r`.
- */
-export function coerceValue(command: string, spec: OptionSpec, value: unknown, where: string): string | number | boolean | string[] {
-  const fail = (): never => { throw new UsageError(command, `${where} expects ${expectation(spec)}, found ${shown(value)}`); };
-  switch (spec.kind) {
-    case 'string':
-    case 'path':
-      if (typeof value !== 'string' || value === '') fail();
-      return value as string;
-    case 'boolean':
-      if (typeof value === 'boolean') return value;
-      if (value === 'true') return true;
-      if (value === 'false') return false;
-      return fail();
-    case 'list': {
-      const items = Array.isArray(value) ? value : typeof value === 'string' ? value.split(',') : fail();
-      const list = items.map((item) => (typeof item === 'string' ? item.trim() : fail()));
-      if (list.length === 0 || list.some((item) => item === '')) fail();
-      return list;
-    }
-    case 'choice':
-      if (typeof value !== 'string' || !spec.choices.includes(value)) fail();
-      return value as string;
-    case 'integer':
-    case 'number': {
-      // Number('') is 0 and Number(' 1') is 1: only accept what looks like a number.
-      const n = typeof value === 'number' ? value
-        : typeof value === 'string' && /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(value.trim()) ? Number(value) : NaN;
-      if (!Number.isFinite(n)) return fail();
-      if (spec.kind === 'integer' && !Number.isInteger(n)) fail();
-      if (spec.min !== undefined && (n < spec.min || (spec.kind === 'number' && spec.minExclusive && n === spec.min))) fail();
-      if (spec.kind === 'number' && spec.max !== undefined && (n > spec.max || (spec.maxExclusive && n === spec.max))) fail();
-      return n;
-    }
-  }
 }
 
 /** Levenshtein distance, for "did you mean --max-steps?". */
@@ -261,13 +138,23 @@ export async function readConfigFile<S extends OptionSpecs>(syntax: CommandSynta
   return values as OptionValues<S>;
 }
 
-/** Check options passed from code as the command line's would be (same errors, `where` = e.g. "runTrain options"). */
+/** The fields of a runX function's options that are not command-line options (where output goes, hooks). */
+const CODE_ONLY_OPTIONS = new Set(['io', 'signal', 'handleSigint', 'onEvent', 'hostMemory', 'print', 'quiet', 'path']);
+
+/**
+ * Check options passed from code as the command line's would be (same errors, `where` = e.g.
+ * "runTrain options"); a key that is no option (a typo) is refused, with the nearest option named.
+ */
 export function checkOptions<S extends OptionSpecs>(syntax: CommandSyntax<S>, options: object, where: string): OptionValues<S> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(options)) {
-    if (value === undefined) continue;
     const spec = Object.hasOwn(syntax.options, key) ? syntax.options[key] : undefined;
-    if (!spec) continue; // extra fields (signal, io, ...) belong to the caller's interface, not the syntax
+    if (!spec) {
+      if (CODE_ONLY_OPTIONS.has(key)) continue;
+      const known = Object.keys(syntax.options);
+      throw new UsageError(syntax.name, `${where}.${key} is not an option of bone ${syntax.name}.${suggestion(key, known).replace('--', '')} Options: ${known.join(', ')}`);
+    }
+    if (value === undefined) continue;
     out[key] = coerceValue(syntax.name, spec, value, `${where}.${key}`);
   }
   return out as OptionValues<S>;
@@ -304,6 +191,22 @@ export function refuseBoth<S extends OptionSpecs>(syntax: CommandSyntax<S>, valu
   }
 }
 
+/** --help fits an 100-column terminal; longer description lines wrap at spaces. */
+const HELP_COLUMNS = 100;
+
+function wrapText(line: string, width: number): string[] {
+  const out: string[] = [];
+  let rest = line;
+  while (rest.length > width) {
+    const cut = rest.lastIndexOf(' ', width);
+    if (cut <= 0) break;
+    out.push(rest.slice(0, cut));
+    rest = `  ${rest.slice(cut + 1)}`;
+  }
+  out.push(rest);
+  return out;
+}
+
 /** The --help text, generated from the declaration so that it never drifts from the parser. */
 export function helpText<S extends OptionSpecs>(syntax: CommandSyntax<S>): string {
   const rows: [string, string][] = [];
@@ -324,7 +227,7 @@ export function helpText<S extends OptionSpecs>(syntax: CommandSyntax<S>): strin
   rows.push(...required, ...optional);
   const width = Math.min(28, Math.max(...rows.map(([f]) => f.length)) + 2);
   const format = ([flag, text]: [string, string]): string => {
-    const lines = text.split('\n');
+    const lines = text.split('\n').flatMap((line) => wrapText(line, HELP_COLUMNS - 2 - width));
     const first = flag.length + 2 > width ? `  ${flag}\n  ${' '.repeat(width)}${lines[0]}` : `  ${flag.padEnd(width)}${lines[0]}`;
     return [first, ...lines.slice(1).map((l) => `  ${' '.repeat(width)}${l}`)].join('\n');
   };

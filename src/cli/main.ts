@@ -6,10 +6,12 @@
  */
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import '../node/install.ts';
 import { UsageError } from './args.ts';
 import type { Command } from './command.ts';
 import { benchCommand } from './commands/bench.ts';
 import { convertCommand } from './commands/convert.ts';
+import { exportCommand } from './commands/export.ts';
 import { generateCommand } from './commands/generate.ts';
 import { inspectCommand } from './commands/inspect.ts';
 import { mergeCommand } from './commands/merge.ts';
@@ -18,7 +20,7 @@ import { println, processIO, type CliIO } from './io.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
-export const COMMANDS: readonly Command[] = [trainCommand, generateCommand, mergeCommand, convertCommand, inspectCommand, benchCommand];
+export const COMMANDS: readonly Command[] = [trainCommand, generateCommand, mergeCommand, exportCommand, convertCommand, inspectCommand, benchCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.syntax.name.length)) + 2;

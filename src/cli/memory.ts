@@ -9,8 +9,8 @@ import type { BatchShape } from '../train/data.ts';
 import {
   checkTrainingMemory, estimateTrainingStep, estimateWithCheckpointing, type HostMemory, type MemoryCheck,
 } from '../train/memory-check.ts';
-import { UsageError, type OptionSpec } from './args.ts';
-import { formatBytes } from './io.ts';
+import { formatBytes } from './format.ts';
+import { UsageError, type OptionSpec } from './options.ts';
 
 export const MEMORY_OPTIONS = {
   gradientCheckpointing: {
@@ -50,8 +50,8 @@ const gb = formatBytes;
  * is close, and otherwise returns the check (for a log line).
  */
 export function checkMemoryBeforeTraining(peft: PeftModel<CausalLM>, shapes: readonly BatchShape[], o: CheckSettings,
-  warn: (message: string) => void, host?: HostMemory): MemoryCheck {
-  const check = checkTrainingMemory(peft, shapes, { packing: o.packing ?? false, arenas: o.arenas ?? false, ...(host ? { host } : {}) });
+  warn: (message: string) => void, host: HostMemory): MemoryCheck {
+  const check = checkTrainingMemory(peft, shapes, { packing: o.packing ?? false, arenas: o.arenas ?? false, host });
   if (check.verdict === 'fits') return check;
   const [B, T] = check.estimate.shape;
   const { host: h } = check;

@@ -5,7 +5,8 @@
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { looksLikeRepoId, lookUpHubCache } from '../io/hub-cache.ts';
+import { looksLikeRepoId, lookUpHubCache } from '../node/hub-cache.ts';
+import { NotWritableError, checkWritable } from '../node/writable.ts';
 import { UsageError } from './args.ts';
 
 async function kindOf(path: string): Promise<'file' | 'folder' | 'missing'> {
@@ -57,10 +58,37 @@ export async function checkTokenizerPath(command: string, flag: string, value: s
   if ((await kindOf(join(value, 'tokenizer.json'))) !== 'file') throw new UsageError(command, `${expected}, found the folder ${JSON.stringify(value)} without one`);
 }
 
-/** An output folder: absent (it will be made) or a folder, never a file. */
-export async function checkOutputFolder(command: string, flag: string, value: string): Promise<void> {
-  if ((await kindOf(value)) === 'file') throw new UsageError(command, `${flag} expects a folder to write into, found the file ${JSON.stringify(value)}`);
+export interface OutputFolderCheck {
+  /** Files whose presence means the folder already holds a result (an adapter, a model). */
+  holds?: { what: string; files: readonly string[] };
+  /** The user said the result may be replaced (--overwrite). */
+  overwrite?: boolean;
 }
+
+/**
+ * An output folder: absent (it is made now) or a folder, never a file; writable, which is tried
+ * before any work starts (a probe file is written and removed); and, unless --overwrite, not
+ * already holding a result that the command would replace.
+ */
+export async function checkOutputFolder(command: string, flag: string, value: string, check: OutputFolderCheck = {}): Promise<void> {
+  if ((await kindOf(value)) === 'file') throw new UsageError(command, `${flag} expects a folder to write into, found the file ${JSON.stringify(value)}`);
+  if (check.holds && !check.overwrite) {
+    const present = [];
+    for (const f of check.holds.files) if ((await kindOf(join(value, f))) === 'file') present.push(f);
+    if (present.length) {
+      throw new UsageError(command, `${flag} ${value} already holds ${check.holds.what} (${present.join(', ')}): add --overwrite to replace it, or choose another ${flag}`);
+    }
+  }
+  try {
+    await checkWritable(value);
+  } catch (e) {
+    if (e instanceof NotWritableError) throw new UsageError(command, `${flag} ${e.message}`);
+    throw e;
+  }
+}
+
+/** The --overwrite flag of the commands that write a result folder. */
+export { OVERWRITE_OPTION } from './options.ts';
 
 export async function isFolder(path: string): Promise<boolean> {
   return (await kindOf(path)) === 'folder';

@@ -4,7 +4,8 @@
  * from the network (no scripts, fonts, stylesheets or images), so it opens anywhere, offline, and
  * can be attached to an issue or archived with the adapter.
  */
-import { writeTextAtomically } from '../io/atomic.ts';
+import { pathRef, type PathLike } from '../io/file-system.ts';
+import { formatCount, formatDuration, formatNumber, formatShort, plural } from './format.ts';
 
 export interface LossPoint {
   step: number;
@@ -24,6 +25,101 @@ export interface TrainReport {
   trainLoss: readonly LossPoint[];
   evalLoss: readonly LossPoint[];
   sections: readonly ReportSection[];
+}
+
+export interface DataSummary {
+  file: string;
+  format: string;
+  examples: number;
+  tokens: number;
+  trainableTokens: number;
+  longest: number;
+  truncatedExamples: number;
+  truncatedTokens: number;
+  skipped: number;
+}
+
+/** What bone train ran, as the report and the summary show it. */
+export interface TrainRunFacts {
+  out: string;
+  /** Optimizer steps completed in all (a resumed run counts the earlier ones). */
+  step: number;
+  /** The step this invocation started from (0, or the checkpoint's step with --resume). */
+  startStep: number;
+  totalSteps: number;
+  reason: 'completed' | 'interrupted';
+  resumedFrom: string | null;
+  finalLoss: number | null;
+  finalEvalLoss: number | null;
+  trainableParameters: number;
+  allParameters: number;
+  /** The modules the adapter wraps, as PEFT resolved them. */
+  targets: string[] | string;
+  data: { train: DataSummary; eval: DataSummary | null; trainExamples: number; evalExamples: number; batchesPerEpoch: number; batchShapes: { shape: [number, number]; count: number }[] };
+  /** This invocation only (not the steps of a resumed run's earlier part). */
+  seconds: number;
+  tokens: number;
+  tokensPerSecond: number;
+}
+
+/** What the run was about, beyond its facts: the model, the adapter in words, and the settings as rows. */
+export interface TrainRunSetting {
+  model: string;
+  modelConfig: { model_type: string; num_hidden_layers: number; hidden_size: number; vocab_size: number };
+  /** e.g. "MISS (--method mini: mini (mini_r 4)), r 64". */
+  adapter: string;
+  maxLength: number;
+  evalFraction: number | undefined;
+  settings: [string, string][];
+}
+
+/** The report's tables for a bone train run. */
+export function trainReportSections(r: TrainRunFacts, about: TrainRunSetting): ReportSection[] {
+  const c = about.modelConfig;
+  const d = r.data;
+  const dataRows = (label: string, s: DataSummary): [string, string][] => [
+    [`${label} file`, `${s.file} (${s.format})`],
+    [`${label} examples`, `${formatCount(s.examples)}${s.skipped ? ` (${plural(s.skipped, 'more example')} skipped: nothing to learn from)` : ''}`],
+    [`${label} tokens`, `${formatCount(s.tokens)} (${formatCount(s.trainableTokens)} with loss), longest example ${s.longest}`],
+    [`${label} truncated`, `${plural(s.truncatedExamples, 'example')} cut to ${about.maxLength} tokens (${plural(s.truncatedTokens, 'token')} dropped)`],
+  ];
+  return [
+    {
+      title: 'Run', rows: [
+        ['status', r.reason === 'completed' ? `completed ${r.step} steps` : `interrupted at step ${r.step} of ${r.totalSteps} (checkpoint written; --resume continues)`],
+        ['resumed from', r.resumedFrom ? `${r.resumedFrom} (step ${r.startStep})` : 'no (a fresh run)'],
+        ['final train loss', r.finalLoss === null ? '-' : formatNumber(r.finalLoss)],
+        ['final eval loss', r.finalEvalLoss === null ? '-' : formatNumber(r.finalEvalLoss)],
+        ['adapter', `${r.out} (PEFT format)`],
+      ],
+    },
+    {
+      title: 'Speed', rows: [
+        ['wall time', formatDuration(r.seconds)],
+        ['tokens trained on (this invocation)', formatCount(r.tokens)],
+        ['tokens per second (training steps)', formatCount(r.tokensPerSecond)],
+      ],
+    },
+    {
+      title: 'Model and adapter', rows: [
+        ['base model', `${about.model} (${c.model_type}: ${c.num_hidden_layers} layers, hidden ${c.hidden_size}, vocab ${c.vocab_size})`],
+        ['adapter', about.adapter],
+        ['targets', Array.isArray(r.targets) ? r.targets.join(', ') : r.targets],
+        ['trainable parameters', `${formatCount(r.trainableParameters)} of ${formatCount(r.allParameters)} (${(100 * r.trainableParameters / r.allParameters).toFixed(4)}%, ${formatShort(r.trainableParameters)})`],
+      ],
+    },
+    {
+      title: 'Data', rows: [
+        // With --eval-fraction the file holds both parts: call it data, not train.
+        ...dataRows(about.evalFraction !== undefined ? 'data' : 'train', d.train),
+        ...(d.eval ? dataRows('eval', d.eval) : []),
+        ['split', d.eval ? `train ${d.trainExamples}, eval ${d.evalExamples} (separate file)` : d.evalExamples ? `train ${d.trainExamples}, eval ${d.evalExamples} (--eval-fraction ${about.evalFraction})` : `train ${d.trainExamples}, no evaluation`],
+        ['batches per epoch', String(d.batchesPerEpoch)],
+        ['batch shapes [batch, tokens] × count', d.batchShapes.map((b) => `[${b.shape.join(', ')}] × ${b.count}`).join(', ')],
+      ],
+    },
+    { title: 'Settings', rows: about.settings },
+  ];
 }
 
 export function escapeHtml(text: string): string {
@@ -178,6 +274,7 @@ export function renderTrainReport(report: TrainReport): string {
   ].filter((line) => line !== '').join('\n') + '\n';
 }
 
-export async function writeTrainReport(path: string, report: TrainReport): Promise<void> {
-  await writeTextAtomically(path, renderTrainReport(report));
+/** Writes the report (atomically, as the file system writes every file). */
+export async function writeTrainReport(path: PathLike, report: TrainReport): Promise<void> {
+  await pathRef(path).write(renderTrainReport(report));
 }

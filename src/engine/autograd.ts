@@ -65,4 +65,3 @@ export function grad(output: Tensor, wrt: readonly Tensor[], opts: GradOptions =
   return wrt.map((t) => grads.get(t) ?? (opts.allowUnused ? null : full(t.shape, 0, t.dtype)));
 }
 
-export { Tensor };

@@ -3,12 +3,10 @@
  * data), compile it to ONNX once per structure, feed realised leaves as graph inputs without
  * copying, run once, and hand the outputs back to the tensors.
  */
-import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fromRuntimeArray, runtimeDType, toRuntimeArray, type TypedArray } from './dtype.ts';
 import { RuntimeFailure } from './errors.ts';
 import { GraphBuilder, valuesKey } from './onnx/builder.ts';
+import { emitTrace } from './onnx/emit.ts';
 import { getBackend, type CompiledGraph, type FeedTensor } from './runtime/backend.ts';
 import type { Tensor } from './tensor.ts';
 
@@ -16,6 +14,21 @@ import type { Tensor } from './tensor.ts';
 export const engineStats = { compiles: 0, runs: 0, cacheHits: 0, compileMs: 0 };
 
 interface Compiled { graph: CompiledGraph; inputNames: string[]; outputNames: string[] }
+
+/** Called with each graph the engine compiles: its cache key and its ONNX bytes. */
+export type GraphListener = (key: string, model: Uint8Array) => void;
+
+let graphListener: GraphListener | null = null;
+
+/**
+ * Sees every compiled graph before it runs (the Node layer writes them to BONE_DUMP_ONNX, for
+ * Netron); null removes it. Returns the previous listener.
+ */
+export function setGraphListener(listener: GraphListener | null): GraphListener | null {
+  const previous = graphListener;
+  graphListener = listener;
+  return previous;
+}
 
 const cache = new Map<string, Promise<Compiled>>();
 
@@ -86,39 +99,14 @@ export function trace(targets: readonly Tensor[]): Trace {
 
 function emit(tr: Trace): { bytes: Uint8Array; inputNames: string[]; outputNames: string[] } {
   const g = new GraphBuilder();
-  const names = new Map<Tensor, string>();
-  const inputNames: string[] = [];
-  for (const leaf of tr.leaves) {
-    if (leaf.constant) {
-      names.set(leaf, g.constTensor(runtimeDType(leaf.dtype), leaf.shape, toRuntimeArray(leaf.storage, leaf.dtype)));
-    } else {
-      const name = `in${inputNames.length}`;
-      g.addInput(name, leaf.dtype, leaf.shape);
-      inputNames.push(name);
-      names.set(leaf, name);
-    }
-  }
-  for (const node of tr.nodes) {
-    g.owner = tr.index.get(node)!;
-    names.set(node, node.op!.lower(g, node.inputs.map((x) => names.get(x)!), node.attrs, node));
-  }
-  const outputNames = tr.targets.map((t, k) => {
-    const name = `out${k}`;
-    g.addOutput(names.get(t)!, name, t.dtype, t.shape);
-    return name;
-  });
+  const { inputNames, outputNames } = emitTrace(tr, g);
   return { bytes: g.toBytes(), inputNames, outputNames };
 }
 
 async function compile(tr: Trace): Promise<Compiled> {
   const t0 = performance.now();
   const { bytes, inputNames, outputNames } = emit(tr);
-  const dumpDir = process.env.BONE_DUMP_ONNX;
-  if (dumpDir) {
-    mkdirSync(dumpDir, { recursive: true });
-    const hash = createHash('sha1').update(tr.key).digest('hex').slice(0, 12);
-    writeFileSync(join(dumpDir, `graph-${hash}.onnx`), bytes);
-  }
+  graphListener?.(tr.key, bytes);
   const backend = await getBackend();
   let graph: CompiledGraph;
   try {

@@ -42,8 +42,6 @@ export class Tensor {
   private buffer: TypedArray | null;
   /** Embedded into graphs as a constant (small values that never change, e.g. `x.mul(2)`'s 2). */
   readonly constant: boolean;
-  /** Informational flag used by modules and optimizers; autograd differentiates whatever it is asked to. */
-  requiresGrad = false;
 
   private constructor(shape: Shape, dtype: DType, op: OpDef | null, inputs: readonly Tensor[], attrs: Attrs,
     origin: Error | null, buffer: TypedArray | null, constant: boolean) {

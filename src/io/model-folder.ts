@@ -1,7 +1,9 @@
 /**
  * Hugging Face model folders, read and written as transformers' `from_pretrained` / `save_pretrained`
  * do: `config.json` plus `model.safetensors`, or shards listed by `model.safetensors.index.json`.
- * A repository id (`HuggingFaceTB/SmolLM2-135M`) is found in the local Hugging Face cache (hub-cache.ts).
+ * The folder is read through the core's FileSystem (a path on the default one, or a PathRef); in
+ * Node a repository id (`HuggingFaceTB/SmolLM2-135M`) is found in the local Hugging Face cache
+ * (src/node/hub-cache.ts).
  *
  * Loading checks the whole checkpoint against the model before reading any tensor data (missing,
  * unexpected and misshapen keys are reported together, each with its file), then reads one tensor at
@@ -13,20 +15,17 @@
  * `model.embed_tokens.weight`), `{"format": "pt"}` metadata, optional shards with transformers'
  * names and index, and a config.json that transformers reads; every file is written atomically.
  */
-import { readdir, readFile, mkdir, stat, unlink } from 'node:fs/promises';
-import { join, resolve, basename, isAbsolute } from 'node:path';
-import { realize, Tensor } from '../engine/index.ts';
+import { describeNonFinite, nonFinite, realize, Tensor } from '../engine/index.ts';
 import { bf16ToF32, f16ToF32 } from '../engine/dtype.ts';
 import type { Parameter } from '../nn/index.ts';
 import { ConfigError, architectureFor, createModelFromConfig, type CausalLM } from '../models/index.ts';
-import { writeTextAtomically } from './atomic.ts';
-import { lookUpHubCache, looksLikeRepoId, type HubCacheOptions } from './hub-cache.ts';
+import { defaultFileSystem, isNotFound, pathRef, PathRef, type HubCacheOptions, type PathLike } from './file-system.ts';
 import {
   openSafetensors, writeSafetensors, type SafetensorsHeaderEntry, type SafetensorsReader, type SafetensorsTensor,
 } from './safetensors.ts';
 import { loadTokenizer, type LoadTokenizerOptions, type PretrainedTokenizer } from './tokenizer.ts';
 
-export { HubCacheError, hubCacheLocation, repoFolderName, type HubCacheOptions, type HubCacheLocation } from './hub-cache.ts';
+export type { HubCacheOptions } from './file-system.ts';
 
 /** A model folder that cannot be found, read or written; the message names the folder or file and the key at fault. */
 export class ModelFolderError extends Error {
@@ -48,29 +47,35 @@ const LOADABLE_DTYPES = new Set(['F32', 'BF16', 'F16', 'F64']);
 
 // ---- finding the folder ------------------------------------------------------------------------------
 
-export type LoadModelOptions = HubCacheOptions;
+export interface LoadModelOptions extends HubCacheOptions {
+  /**
+   * Load weights that hold NaN or ±Infinity (default false: such a checkpoint is refused, naming the
+   * tensor, since every output of the model would be NaN; true is for inspecting a broken file).
+   */
+  allowNonFinite?: boolean;
+}
 
 /**
- * The folder `pathOrRepoId` names: an existing local folder, else (when it looks like "org/name") the
- * snapshot in the Hugging Face cache. The error for neither lists every place that was looked at.
+ * The folder `pathOrRepoId` names on the default file system: an existing folder, else what the
+ * platform finds for it (Node: when it looks like "org/name", the snapshot in the Hugging Face
+ * cache). The error for neither lists every place that was looked at.
  */
 export async function resolveModelFolder(pathOrRepoId: string, options: LoadModelOptions = {}): Promise<string> {
-  const local = resolve(pathOrRepoId);
-  const info = await stat(local).catch(() => undefined);
-  if (info?.isDirectory()) return local;
-  if (info) throw new ModelFolderError(`${local} is a file; expected a model folder (with ${CONFIG_NAME} and ${WEIGHTS_NAME})`);
-  if (!looksLikeRepoId(pathOrRepoId)) {
-    throw new ModelFolderError(`no model folder at ${local} (and ${JSON.stringify(pathOrRepoId)} is not a Hub repository id like "org/name", so the Hugging Face cache was not searched)`);
+  return (await modelFolderRef(pathOrRepoId, options)).path;
+}
+
+/** The model folder a path, repository id (where the platform knows them) or PathRef names. */
+export async function modelFolderRef(pathOrRepoId: PathLike, options: LoadModelOptions = {}): Promise<PathRef> {
+  if (pathOrRepoId instanceof PathRef) {
+    const kind = await pathOrRepoId.kind();
+    if (kind === 'folder') return pathOrRepoId;
+    throw new ModelFolderError(kind === 'file'
+      ? `${pathOrRepoId} is a file; expected a model folder (with ${CONFIG_NAME} and ${WEIGHTS_NAME})`
+      : `no model folder at ${pathOrRepoId}`);
   }
-  const lookup = await lookUpHubCache(pathOrRepoId, options);
-  if (lookup.found) return lookup.folder;
-  const revision = options.revision ?? 'main';
-  throw new ModelFolderError([
-    `model ${JSON.stringify(pathOrRepoId)} (revision "${revision}") not found; looked at:`,
-    `  - ${local}: no such local folder`,
-    ...lookup.searched.map((s) => `  - ${s}`),
-    `Download it (e.g. \`hf download ${pathOrRepoId}\`), point HF_HUB_CACHE or HF_HOME at the cache that has it, or pass the folder's path.`,
-  ].join('\n'));
+  const fs = defaultFileSystem();
+  if (fs.resolveModelFolder) return new PathRef(fs, await fs.resolveModelFolder(pathOrRepoId, options));
+  return modelFolderRef(new PathRef(fs, pathOrRepoId), options);
 }
 
 // ---- loading -----------------------------------------------------------------------------------------
@@ -79,10 +84,10 @@ export async function resolveModelFolder(pathOrRepoId: string, options: LoadMode
  * A model from a folder or a cached Hub repository, in eval mode, with float32 weights, and
  * `nameOrPath` set to `pathOrRepoId` (what PEFT writes as base_model_name_or_path).
  */
-export async function loadModel(pathOrRepoId: string, options: LoadModelOptions = {}): Promise<CausalLM> {
-  const folder = await resolveModelFolder(pathOrRepoId, options);
-  const model = await loadModelFromFolder(folder);
-  model.nameOrPath = pathOrRepoId;
+export async function loadModel(pathOrRepoId: PathLike, options: LoadModelOptions = {}): Promise<CausalLM> {
+  const folder = await modelFolderRef(pathOrRepoId, options);
+  const model = await loadModelFromFolder(folder, options.allowNonFinite ?? false);
+  model.nameOrPath = String(pathOrRepoId);
   return model;
 }
 
@@ -97,24 +102,25 @@ export interface Pretrained {
 }
 
 /** The model and, when the folder has one, its tokenizer. */
-export async function loadPretrained(pathOrRepoId: string, options: LoadPretrainedOptions = {}): Promise<Pretrained> {
-  const folder = await resolveModelFolder(pathOrRepoId, options);
-  const model = await loadModelFromFolder(folder);
-  model.nameOrPath = pathOrRepoId;
-  const hasTokenizer = await stat(join(folder, 'tokenizer.json')).then((s) => s.isFile(), () => false);
+export async function loadPretrained(pathOrRepoId: PathLike, options: LoadPretrainedOptions = {}): Promise<Pretrained> {
+  const folder = await modelFolderRef(pathOrRepoId, options);
+  const model = await loadModelFromFolder(folder, options.allowNonFinite ?? false);
+  model.nameOrPath = String(pathOrRepoId);
+  const hasTokenizer = await folder.child('tokenizer.json').isFile();
   const tokenizer = hasTokenizer ? await loadTokenizer(folder, options.tokenizer) : null;
   return { model, tokenizer };
 }
 
-async function loadModelFromFolder(folder: string): Promise<CausalLM> {
-  const configPath = join(folder, CONFIG_NAME);
-  const model = createModel(await readConfigJson(folder), configPath);
+async function loadModelFromFolder(folder: PathRef, allowNonFinite: boolean): Promise<CausalLM> {
+  const configPath = folder.child(CONFIG_NAME).path;
+  const json = await readConfigJson(folder);
+  const model = createModel(json, configPath);
   const checkpoint = await openCheckpoint(folder);
   try {
-    const plan = planLoad(model, checkpoint, folder);
+    const plan = planLoad(model, checkpoint, folder, json);
     const state = new Map<string, Tensor>();
     for (const { key, source } of plan) {
-      state.set(key, Tensor.fromData(await readAsFloat32(key, source), [...source.entry.shape], 'float32'));
+      state.set(key, Tensor.fromData(await readAsFloat32(key, source, folder, allowNonFinite), [...source.entry.shape], 'float32'));
     }
     model.loadStateDict(state, { strict: true });
   } finally {
@@ -123,13 +129,13 @@ async function loadModelFromFolder(folder: string): Promise<CausalLM> {
   return model.eval();
 }
 
-async function readConfigJson(folder: string): Promise<Record<string, unknown>> {
-  const path = join(folder, CONFIG_NAME);
+async function readConfigJson(folder: PathRef): Promise<Record<string, unknown>> {
+  const path = folder.child(CONFIG_NAME).path;
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = await folder.child(CONFIG_NAME).readText();
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+    if (isNotFound(err)) {
       throw new ModelFolderError(`${folder}: no ${CONFIG_NAME}; a Hugging Face model folder needs one (found: ${await listFolder(folder)})`, { cause: err });
     }
     throw new ModelFolderError(`${path}: could not read: ${(err as Error).message}`, { cause: err });
@@ -175,22 +181,22 @@ interface Checkpoint {
 }
 
 /** Opens model.safetensors, or every shard the index names, and reads (only) their headers. */
-async function openCheckpoint(folder: string): Promise<Checkpoint> {
+async function openCheckpoint(folder: PathRef): Promise<Checkpoint> {
   const readers = new Map<string, SafetensorsReader>();
   const close = async (): Promise<void> => { await Promise.all([...readers.values()].map((r) => r.close().catch(() => undefined))); };
   try {
-    const single = join(folder, WEIGHTS_NAME);
-    const indexPath = join(folder, WEIGHTS_INDEX_NAME);
+    const single = folder.child(WEIGHTS_NAME);
+    const indexPath = folder.child(WEIGHTS_INDEX_NAME);
     // transformers prefers model.safetensors when both exist; so do we.
     let weightMap: Map<string, string> | undefined;
-    if (await isFile(single)) {
+    if (await single.isFile()) {
       readers.set(WEIGHTS_NAME, await openSafetensors(single));
-    } else if (await isFile(indexPath)) {
+    } else if (await indexPath.isFile()) {
       weightMap = await readWeightMap(indexPath);
       for (const [key, file] of weightMap) {
         if (readers.has(file)) continue;
-        const path = join(folder, file);
-        if (!(await isFile(path))) {
+        const path = folder.child(file);
+        if (!(await path.isFile())) {
           const count = [...weightMap.values()].filter((f) => f === file).length;
           throw new ModelFolderError(`${indexPath}: maps ${count} tensor(s) (first ${JSON.stringify(key)}) to ${file}, but ${path} does not exist`);
         }
@@ -226,10 +232,10 @@ async function openCheckpoint(folder: string): Promise<Checkpoint> {
 }
 
 /** The index's weight_map: tensor key → shard file name (a plain name in the same folder). */
-async function readWeightMap(indexPath: string): Promise<Map<string, string>> {
+async function readWeightMap(indexPath: PathRef): Promise<Map<string, string>> {
   let json: unknown;
   try {
-    json = JSON.parse(await readFile(indexPath, 'utf8'));
+    json = JSON.parse(await indexPath.readText());
   } catch (err) {
     throw new ModelFolderError(`${indexPath}: could not read it as JSON (${(err as Error).message})`, { cause: err });
   }
@@ -239,7 +245,7 @@ async function readWeightMap(indexPath: string): Promise<Map<string, string>> {
   }
   const map = new Map<string, string>();
   for (const [key, file] of Object.entries(weightMap)) {
-    if (typeof file !== 'string' || file === '' || isAbsolute(file) || basename(file) !== file || file === '.' || file === '..') {
+    if (typeof file !== 'string' || file === '' || /[/\\]/.test(file) || file === '.' || file === '..') {
       throw new ModelFolderError(`${indexPath}: weight_map[${JSON.stringify(key)}] must be a file name in the same folder, found ${JSON.stringify(file)}`);
     }
     map.set(key, file);
@@ -260,7 +266,7 @@ interface LoadStep {
  * One step per parameter of the model, after checking every key: all problems are collected and
  * thrown together, before a single tensor is read, so a wrong 10 GB checkpoint fails in milliseconds.
  */
-function planLoad(model: CausalLM, checkpoint: Checkpoint, folder: string): LoadStep[] {
+function planLoad(model: CausalLM, checkpoint: Checkpoint, folder: PathRef, json: Record<string, unknown>): LoadStep[] {
   const namesOf = new Map<Parameter, string[]>();
   for (const [name, p] of model.namedParameters({ removeDuplicate: false })) {
     const names = namesOf.get(p);
@@ -297,9 +303,12 @@ function planLoad(model: CausalLM, checkpoint: Checkpoint, folder: string): Load
     .filter(([key]) => !known.has(key) && !IGNORED_CHECKPOINT_KEYS.test(key))
     .map(([key, source]) => `${key} in ${where(source)} (shape [${source.entry.shape.join(', ')}])`);
   if (missing.length || unexpected.length || misfits.length) {
-    const list = (title: string, items: string[]): string[] => (items.length ? [`${title} (${items.length}):`, ...limit(items).map((s) => `  ${s}`)] : []);
+    // When config.json explains the misfit (a size left to its default, heads that do not divide), say that first: the lists follow from it.
+    const causes = misfitCauses(json, model, checkpoint);
+    const list = (title: string, items: string[]): string[] => (items.length ? [`${title} (${items.length}):`, ...limit(items, causes.length ? 5 : 20).map((s) => `  ${s}`)] : []);
     throw new ModelFolderError([
       `${folder}: the checkpoint (${checkpoint.files.join(', ')}) does not fit ${model.constructor.name} as config.json describes it`,
+      ...causes.map((c) => `likely cause: ${folder.child(CONFIG_NAME)}: ${c}`),
       ...list('missing weights', missing),
       ...list('unexpected weights', unexpected),
       ...list('weights that do not fit', misfits),
@@ -308,15 +317,50 @@ function planLoad(model: CausalLM, checkpoint: Checkpoint, folder: string): Load
   return plan;
 }
 
+/** Dimensions a config.json must give for its checkpoint, and the checkpoint tensor (and axis) that shows the value. */
+const SIZE_WITNESSES: readonly { key: string; tensor: string; axis: number }[] = [
+  { key: 'hidden_size', tensor: 'model.embed_tokens.weight', axis: 1 },
+  { key: 'vocab_size', tensor: 'model.embed_tokens.weight', axis: 0 },
+  { key: 'intermediate_size', tensor: 'model.layers.0.mlp.gate_proj.weight', axis: 0 },
+];
+
+/**
+ * What in config.json makes the model's shapes differ from the checkpoint's: a size missing from the
+ * file (so the architecture's default was used) that the checkpoint contradicts, a layer count that
+ * differs from the checkpoint's layers, or num_attention_heads that does not divide hidden_size
+ * without a head_dim (transformers then floors the quotient).
+ */
+function misfitCauses(json: Record<string, unknown>, model: CausalLM, checkpoint: Checkpoint): string[] {
+  const c = model.config;
+  const causes: string[] = [];
+  for (const { key, tensor, axis } of SIZE_WITNESSES) {
+    const found = checkpoint.tensors.get(tensor)?.entry.shape[axis];
+    if (key in json || found === undefined || found === c[key]) continue;
+    causes.push(`"${key}" is missing, so ${c.model_type}'s default ${String(c[key])} was used, but the checkpoint's ${tensor} [${checkpoint.tensors.get(tensor)!.entry.shape.join(', ')}] has ${key} ${found}: add "${key}": ${found}`);
+  }
+  const layers = new Set([...checkpoint.tensors.keys()].map((k) => /^model\.layers\.(\d+)\./.exec(k)?.[1]).filter((x) => x !== undefined));
+  if (layers.size > 0 && layers.size !== c.num_hidden_layers) {
+    causes.push(`"num_hidden_layers" is ${'num_hidden_layers' in json ? '' : `missing (so ${c.model_type}'s default `}${c.num_hidden_layers}${'num_hidden_layers' in json ? '' : ' was used)'}, but the checkpoint has ${layers.size} layers: set "num_hidden_layers": ${layers.size}`);
+  }
+  if (!('head_dim' in json) && c.hidden_size % c.num_attention_heads !== 0) {
+    causes.push(`"num_attention_heads" ${c.num_attention_heads} does not divide "hidden_size" ${c.hidden_size}, and there is no "head_dim", so head_dim is ${c.hidden_size} // ${c.num_attention_heads} = ${c.head_dim} (transformers' rule): fix num_attention_heads, or give "head_dim"`);
+  }
+  return causes;
+}
+
 function limit(items: string[], max = 20): string[] {
   return items.length > max ? [...items.slice(0, max), `… and ${items.length - max} more`] : items;
 }
 
 // ---- reading one tensor as float32 --------------------------------------------------------------------------
 
-async function readAsFloat32(key: string, source: TensorSource): Promise<Float32Array> {
+/** A weight with NaN or ±Infinity is refused here, naming it: every output of the model would be NaN. */
+async function readAsFloat32(key: string, source: TensorSource, folder: PathRef, allowNonFinite: boolean): Promise<Float32Array> {
   const tensor = await source.reader.load(key);
-  return toFloat32(tensor, key, source.file);
+  const data = toFloat32(tensor, key, source.file);
+  const bad = allowNonFinite ? null : nonFinite(data);
+  if (bad) throw new ModelFolderError(`${folder.child(source.file)}: tensor ${JSON.stringify(key)} [${source.entry.shape.join(', ')}] holds ${describeNonFinite(bad)}: the checkpoint is broken, and every output of the model would be NaN`);
+  return data;
 }
 
 /** The raw array is dropped by the caller right after this returns, so at most one raw tensor is alive. */
@@ -347,9 +391,10 @@ export interface SavePretrainedOptions {
  * from_pretrained reads. Each file is written atomically; weight files of an earlier save that this
  * save does not rewrite are removed afterwards, so a stale model.safetensors cannot shadow new shards.
  */
-export async function savePretrained(model: CausalLM, dir: string, options: SavePretrainedOptions = {}): Promise<void> {
+export async function savePretrained(model: CausalLM, path: PathLike, options: SavePretrainedOptions = {}): Promise<void> {
   const maxShardBytes = options.maxShardSize === undefined ? Infinity : parseShardSize(options.maxShardSize);
-  await mkdir(dir, { recursive: true }).catch((err: unknown) => {
+  const dir = pathRef(path);
+  await dir.makeFolder().catch((err: unknown) => {
     throw new ModelFolderError(`${dir}: could not create the folder: ${(err as Error).message}`, { cause: err });
   });
 
@@ -363,22 +408,22 @@ export async function savePretrained(model: CausalLM, dir: string, options: Save
   const written = new Set<string>();
   const metadata = { format: 'pt' };
   if (shards.length === 1) {
-    await writeSafetensors(join(dir, WEIGHTS_NAME), new Map(shards[0]), metadata);
+    await writeSafetensors(dir.child(WEIGHTS_NAME), new Map(shards[0]), metadata);
     written.add(WEIGHTS_NAME);
   } else {
     const weightMap: Record<string, string> = {};
     let totalSize = 0;
     for (const [i, shard] of shards.entries()) {
       const file = `model-${String(i + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`;
-      await writeSafetensors(join(dir, file), new Map(shard), metadata);
+      await writeSafetensors(dir.child(file), new Map(shard), metadata);
       written.add(file);
       for (const [key, t] of shard) { weightMap[key] = file; totalSize += t.data.byteLength; }
     }
     const index = { metadata: { total_parameters: model.numParameters(), total_size: totalSize }, weight_map: weightMap };
-    await writeTextAtomically(join(dir, WEIGHTS_INDEX_NAME), pythonStyleJson(index));
+    await dir.child(WEIGHTS_INDEX_NAME).write(pythonStyleJson(index));
     written.add(WEIGHTS_INDEX_NAME);
   }
-  await writeTextAtomically(join(dir, CONFIG_NAME), configJsonText(model));
+  await dir.child(CONFIG_NAME).write(configJsonText(model));
   await removeStaleWeightFiles(dir, written);
 }
 
@@ -434,11 +479,12 @@ export function parseShardSize(size: number | string): number {
 
 const WEIGHT_FILE = /^model(-\d{5}-of-\d{5})?\.safetensors$|^model\.safetensors\.index\.json$/;
 
-async function removeStaleWeightFiles(dir: string, written: ReadonlySet<string>): Promise<void> {
-  for (const name of await readdir(dir)) {
-    if (WEIGHT_FILE.test(name) && !written.has(name) && await isFile(join(dir, name))) {
-      await unlink(join(dir, name)).catch((err: unknown) => {
-        throw new ModelFolderError(`${join(dir, name)}: could not remove this weight file of an earlier save: ${(err as Error).message}`, { cause: err });
+async function removeStaleWeightFiles(dir: PathRef, written: ReadonlySet<string>): Promise<void> {
+  for (const name of await dir.list()) {
+    const file = dir.child(name);
+    if (WEIGHT_FILE.test(name) && !written.has(name) && await file.isFile()) {
+      await file.remove().catch((err: unknown) => {
+        throw new ModelFolderError(`${file}: could not remove this weight file of an earlier save: ${(err as Error).message}`, { cause: err });
       });
     }
   }
@@ -456,14 +502,33 @@ function pythonStyleJson(value: unknown): string {
   return `${JSON.stringify(sortKeys(value), null, 2)}\n`;
 }
 
-// ---- small helpers -----------------------------------------------------------------------------------------
+// ---- companion files ------------------------------------------------------------------------------------
 
-async function isFile(path: string): Promise<boolean> {
-  return stat(path).then((s) => s.isFile(), () => false);
+/** What a model folder has besides config.json and the weights, that a folder made from it should carry. */
+export const COMPANION_FILES: readonly string[] = [
+  'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'added_tokens.json', 'vocab.json', 'merges.txt',
+  'tokenizer.model', 'chat_template.jinja', 'chat_template.json', 'generation_config.json',
+];
+
+/** Copies the companion files that `from` has into `to`; returns their names. */
+export async function copyCompanionFiles(fromPath: PathLike, toPath: PathLike, names: readonly string[] = COMPANION_FILES): Promise<string[]> {
+  const [from, to] = [pathRef(fromPath), pathRef(toPath)];
+  const copied: string[] = [];
+  for (const name of names) {
+    if (await from.child(name).isFile()) {
+      await from.child(name).readBytes().then((bytes) => to.child(name).write(bytes)).catch((err: unknown) => {
+        throw new ModelFolderError(`${to.child(name)}: could not copy ${from.child(name)}: ${(err as Error).message}`, { cause: err });
+      });
+      copied.push(name);
+    }
+  }
+  return copied;
 }
 
-async function listFolder(folder: string): Promise<string> {
-  const names = await readdir(folder).catch(() => [] as string[]);
+// ---- small helpers -----------------------------------------------------------------------------------------
+
+async function listFolder(folder: PathRef): Promise<string> {
+  const names = await folder.list().catch(() => [] as string[]);
   if (names.length === 0) return 'nothing';
   names.sort();
   return names.length > 12 ? `${names.slice(0, 12).join(', ')}, … (${names.length} in all)` : names.join(', ');

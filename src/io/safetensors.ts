@@ -10,15 +10,16 @@
  *
  * Reading never holds a whole file in memory: the header is read and validated first, then each tensor's
  * byte range is read straight into its own freshly allocated ArrayBuffer (so the typed array over it is
- * correctly aligned, and nothing else keeps the file's bytes alive).
+ * correctly aligned, and nothing else keeps the file's bytes alive). Files are reached through the
+ * core's FileSystem (file-system.ts), or given as bytes (`parseSafetensors`, `serializeSafetensors`).
  *
  * Byte order: tensor bytes are copied between the file and typed arrays unchanged, which is only right on
- * a little-endian host. Every platform Node.js ships for (x86-64, arm64) is little-endian; the check below
- * makes a big-endian host fail loudly instead of silently byte-swapping every weight.
+ * a little-endian host. Every platform Node.js and the browsers run on (x86-64, arm64, WebAssembly) is
+ * little-endian; the check below makes a big-endian host fail loudly instead of silently byte-swapping
+ * every weight.
  */
 
-import { open, type FileHandle } from 'node:fs/promises';
-import { writeAtomically } from './atomic.ts';
+import { PathRef, bytesSource, encodeUtf8, fileDataBytes, pathRef, type ByteSource, type PathLike } from './file-system.ts';
 import { SafetensorsError } from './errors.ts';
 
 export { SafetensorsError } from './errors.ts';
@@ -107,7 +108,7 @@ export interface SafetensorsHeaderEntry {
 
 /** A file's validated header: enough to read any of its tensors later. */
 export interface SafetensorsHeader {
-  /** The file it was read from; error messages name it. */
+  /** The file it was read from (or what the bytes are called); error messages name it. */
   path: string;
   /** In the order the header lists them. */
   tensors: Map<string, SafetensorsHeaderEntry>;
@@ -120,23 +121,24 @@ export interface SafetensorsHeader {
 /** The Rust library's limit; a larger length field is corruption, and is refused before allocating anything. */
 export const MAX_HEADER_BYTES = 100_000_000;
 
-/** fs read/write calls take at most 2 GiB - 1 bytes at once; larger tensors go in pieces of this size. */
+/** Reads go in pieces of at most this size (Node's fs calls take at most 2 GiB - 1 bytes at once). */
 const IO_CHUNK_BYTES = 1 << 30;
 
 const METADATA_KEY = '__metadata__';
 
 /** Reads and validates a file's header without reading any tensor data. */
-export async function readSafetensorsHeader(path: string): Promise<SafetensorsHeader> {
-  return withFile(path, (handle) => readHeaderFrom(handle, path));
+export async function readSafetensorsHeader(path: PathLike): Promise<SafetensorsHeader> {
+  const file = pathRef(path);
+  return withFile(file, (source) => readHeaderFrom(source, file.path));
 }
 
-async function readHeaderFrom(handle: FileHandle, path: string): Promise<SafetensorsHeader> {
-  const fileSize = await io(path, 'read the size of the file', () => handle.stat()).then((s) => s.size);
+async function readHeaderFrom(source: ByteSource, path: string): Promise<SafetensorsHeader> {
+  const fileSize = source.size;
   if (fileSize < 8) {
     throw new SafetensorsError(`${path}: file is ${fileSize} bytes, shorter than the 8-byte header length that starts every safetensors file`);
   }
   const lengthField = new Uint8Array(8);
-  await readExactly(handle, path, lengthField, 0, 'the header length');
+  await readExactly(source, path, lengthField, 0, 'the header length');
   const headerLength = new DataView(lengthField.buffer).getBigUint64(0, true);
   if (headerLength > BigInt(MAX_HEADER_BYTES)) {
     throw new SafetensorsError(`${path}: header length field says ${headerLength} bytes; expected at most ${MAX_HEADER_BYTES} (the file is corrupt or not safetensors)`);
@@ -145,7 +147,7 @@ async function readHeaderFrom(handle: FileHandle, path: string): Promise<Safeten
     throw new SafetensorsError(`${path}: header length field says ${headerLength} bytes, but only ${fileSize - 8} bytes follow it (file truncated or corrupt)`);
   }
   const headerBytes = new Uint8Array(Number(headerLength));
-  await readExactly(handle, path, headerBytes, 8, 'the header');
+  await readExactly(source, path, headerBytes, 8, 'the header');
   const dataStart = 8 + headerBytes.length;
   return parseSafetensorsHeader(path, headerBytes, fileSize - dataStart);
 }
@@ -308,19 +310,19 @@ function scanObjectKeys(text: string, path: string): string[] {
 
 // ---- reading tensors -----------------------------------------------------------------------------
 
-/** Reads one tensor the header describes, into its own aligned buffer. `file` may be a path or an open handle. */
-export async function loadTensor(file: string | FileHandle, header: SafetensorsHeader, name: string): Promise<SafetensorsTensor> {
+/** Reads one tensor the header describes, into its own aligned buffer. `file` may be a path or an open file. */
+export async function loadTensor(file: PathLike | ByteSource, header: SafetensorsHeader, name: string): Promise<SafetensorsTensor> {
   const entry = header.tensors.get(name);
   if (!entry) throw new SafetensorsError(`${header.path}: no tensor named ${JSON.stringify(name)} ${listNames(header)}`);
-  if (typeof file === 'string') return withFile(file, (handle) => readEntry(handle, header, name, entry));
+  if (typeof file === 'string' || file instanceof PathRef) return withFile(pathRef(file), (source) => readEntry(source, header, name, entry));
   return readEntry(file, header, name, entry);
 }
 
-async function readEntry(handle: FileHandle, header: SafetensorsHeader, name: string, entry: SafetensorsHeaderEntry): Promise<SafetensorsTensor> {
+async function readEntry(source: ByteSource, header: SafetensorsHeader, name: string, entry: SafetensorsHeaderEntry): Promise<SafetensorsTensor> {
   const [begin, end] = entry.dataOffsets;
   // A fresh ArrayBuffer starts at offset 0, so every typed array over it is aligned whatever `begin` is.
   const buffer = new ArrayBuffer(end - begin);
-  await readExactly(handle, header.path, new Uint8Array(buffer), header.dataStart + begin, `tensor ${JSON.stringify(name)}`);
+  await readExactly(source, header.path, new Uint8Array(buffer), header.dataStart + begin, `tensor ${JSON.stringify(name)}`);
   return makeTensor(entry.dtype, [...entry.shape], buffer);
 }
 
@@ -340,21 +342,29 @@ export interface ReadSafetensorsOptions {
 }
 
 /** Reads a file's tensors (all, or `options.names`) after validating the whole header. */
-export async function readSafetensors(path: string, options: ReadSafetensorsOptions = {}): Promise<SafetensorsContents> {
-  return withFile(path, async (handle) => {
-    const header = await readHeaderFrom(handle, path);
-    const wanted = options.names ? new Set(options.names) : undefined;
-    if (wanted) {
-      for (const name of wanted) {
-        if (!header.tensors.has(name)) throw new SafetensorsError(`${path}: no tensor named ${JSON.stringify(name)} ${listNames(header)}`);
-      }
+export async function readSafetensors(path: PathLike, options: ReadSafetensorsOptions = {}): Promise<SafetensorsContents> {
+  const file = pathRef(path);
+  return withFile(file, (source) => readContents(source, file.path, options));
+}
+
+/** A whole safetensors file given as bytes (a download, a file picked in a browser); `name` is what messages call it. */
+export async function parseSafetensors(bytes: Uint8Array, name = 'safetensors bytes', options: ReadSafetensorsOptions = {}): Promise<SafetensorsContents> {
+  return readContents(bytesSource(bytes), name, options);
+}
+
+async function readContents(source: ByteSource, path: string, options: ReadSafetensorsOptions): Promise<SafetensorsContents> {
+  const header = await readHeaderFrom(source, path);
+  const wanted = options.names ? new Set(options.names) : undefined;
+  if (wanted) {
+    for (const name of wanted) {
+      if (!header.tensors.has(name)) throw new SafetensorsError(`${path}: no tensor named ${JSON.stringify(name)} ${listNames(header)}`);
     }
-    const tensors = new Map<string, SafetensorsTensor>();
-    for (const [name, entry] of header.tensors) {
-      if (!wanted || wanted.has(name)) tensors.set(name, await readEntry(handle, header, name, entry));
-    }
-    return { tensors, metadata: header.metadata };
-  });
+  }
+  const tensors = new Map<string, SafetensorsTensor>();
+  for (const [name, entry] of header.tensors) {
+    if (!wanted || wanted.has(name)) tensors.set(name, await readEntry(source, header, name, entry));
+  }
+  return { tensors, metadata: header.metadata };
 }
 
 /** An open file whose header has been validated, for loading tensors one at a time (e.g. a large shard). */
@@ -364,43 +374,60 @@ export interface SafetensorsReader {
   close(): Promise<void>;
 }
 
-export async function openSafetensors(path: string): Promise<SafetensorsReader> {
-  const handle = await io(path, 'open the file', () => open(path, 'r'));
+export async function openSafetensors(path: PathLike): Promise<SafetensorsReader> {
+  const file = pathRef(path);
+  const source = await io(file.path, 'open the file', () => file.open());
   try {
-    const header = await readHeaderFrom(handle, path);
+    const header = await readHeaderFrom(source, file.path);
     return {
       header,
-      load: (name) => loadTensor(handle, header, name),
-      close: () => io(path, 'close the file', () => handle.close()),
+      load: (name) => loadTensor(source, header, name),
+      close: () => io(file.path, 'close the file', () => source.close()),
     };
   } catch (err) {
-    await handle.close().catch(() => undefined);
+    await source.close().catch(() => undefined);
     throw err;
   }
 }
 
 // ---- writing -------------------------------------------------------------------------------------
 
+type TensorsToWrite = ReadonlyMap<string, SafetensorsTensor> | Readonly<Record<string, SafetensorsTensor>>;
+
 /**
- * Writes tensors and optional metadata as the Python library would: tensors sorted by its dtype order then
- * by name, packed contiguously (so each stays aligned to its element size), header padded with spaces to a
- * multiple of 8 bytes. Empty metadata is left out. Everything is validated before the file is touched;
- * the file is written to a temporary sibling, fsynced and renamed over `path`, so `path` holds either its
- * old contents or the complete new file, never a partial one.
+ * Writes tensors and optional metadata as the Python library would (see serializeSafetensors).
+ * Everything is validated before the file is touched, and the file system writes it atomically (in
+ * Node: a temporary sibling, fsynced and renamed over `path`), so `path` holds either its old
+ * contents or the complete new file, never a partial one.
  */
-export async function writeSafetensors(
-  path: string,
-  tensors: ReadonlyMap<string, SafetensorsTensor> | Readonly<Record<string, SafetensorsTensor>>,
-  metadata?: Readonly<Record<string, string>>,
-): Promise<void> {
+export async function writeSafetensors(path: PathLike, tensors: TensorsToWrite, metadata?: Readonly<Record<string, string>>): Promise<void> {
+  const file = pathRef(path);
+  const pieces = serializeSafetensors(tensors, metadata, file.path);
+  try {
+    await file.write(pieces);
+  } catch (err) {
+    const message = (err as Error).message;
+    throw new SafetensorsError(message.startsWith(file.path) ? message : `${file.path}: could not write the file: ${message}`, { cause: err });
+  }
+}
+
+/**
+ * The bytes of a safetensors file as the Python library writes them: tensors sorted by its dtype
+ * order then by name, packed contiguously (so each stays aligned to its element size), header padded
+ * with spaces to a multiple of 8 bytes; empty metadata left out. Returned as pieces — the header,
+ * then a view of each tensor's own memory, not a copy — to be written in order (or joined, for a
+ * small file). `name` is what error messages call the file.
+ */
+export function serializeSafetensors(tensors: TensorsToWrite, metadata?: Readonly<Record<string, string>>, name = 'safetensors'): Uint8Array[] {
+  const path = name;
   const entries: [string, SafetensorsTensor][] = tensors instanceof Map
     ? [...(tensors as ReadonlyMap<string, SafetensorsTensor>)]
     : Object.entries(tensors as Readonly<Record<string, SafetensorsTensor>>);
   for (const [name, tensor] of entries) validateTensorForWrite(path, name, tensor);
   if (metadata !== undefined) checkMetadataForWrite(path, metadata);
 
-  const utf8 = (s: string) => Buffer.from(s, 'utf8');
-  entries.sort(([nameA, a], [nameB, b]) => DTYPE_INFO[a.dtype].writeRank - DTYPE_INFO[b.dtype].writeRank || Buffer.compare(utf8(nameA), utf8(nameB)));
+  const utf8 = new Map(entries.map(([n]) => [n, encodeUtf8(n)]));
+  entries.sort(([nameA, a], [nameB, b]) => DTYPE_INFO[a.dtype].writeRank - DTYPE_INFO[b.dtype].writeRank || compareBytes(utf8.get(nameA)!, utf8.get(nameB)!));
 
   // The JSON is assembled by hand: a JS object would move integer-like names ("0", "1") to the front.
   const parts: string[] = [];
@@ -413,23 +440,28 @@ export async function writeSafetensors(
     parts.push(`${JSON.stringify(name)}:{"dtype":"${tensor.dtype}","shape":[${tensor.shape.join(',')}],"data_offsets":[${offset},${end}]}`);
     offset = end;
   }
-  const json = utf8(`{${parts.join(',')}}`);
+  const json = encodeUtf8(`{${parts.join(',')}}`);
   const headerLength = Math.ceil(json.length / 8) * 8;
   if (headerLength > MAX_HEADER_BYTES) {
     throw new SafetensorsError(`${path}: header would be ${headerLength} bytes, more than the ${MAX_HEADER_BYTES} readers accept`);
   }
-  const prefix = Buffer.alloc(8 + headerLength, 0x20);
-  prefix.writeBigUInt64LE(BigInt(headerLength), 0);
-  json.copy(prefix, 8);
+  const prefix = new Uint8Array(8 + headerLength).fill(0x20);
+  new DataView(prefix.buffer).setBigUint64(0, BigInt(headerLength), true);
+  prefix.set(json, 8);
+  // Views of the caller's memory, not copies: the file is written tensor by tensor.
+  return [prefix, ...entries.map(([, tensor]) => new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength))];
+}
 
-  await writeAtomically(path, async (handle) => {
-    let position = await writeAll(handle, path, prefix, 0);
-    for (const [, tensor] of entries) {
-      // A view of the caller's memory, not a copy: the file is written tensor by tensor.
-      const bytes = new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength);
-      position = await writeAll(handle, path, bytes, position);
-    }
-  }, io);
+/** One safetensors file as one byte array (for a download or a file of a memory file system). */
+export function safetensorsBytes(tensors: TensorsToWrite, metadata?: Readonly<Record<string, string>>, name?: string): Uint8Array {
+  return fileDataBytes(serializeSafetensors(tensors, metadata, name));
+}
+
+/** Byte-wise order, as Python compares the UTF-8 of two names. */
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
 }
 
 function validateTensorForWrite(path: string, name: string, tensor: SafetensorsTensor): void {
@@ -463,12 +495,12 @@ function checkMetadataForWrite(path: string, metadata: Readonly<Record<string, s
 
 // ---- file helpers --------------------------------------------------------------------------------
 
-async function withFile<T>(path: string, use: (handle: FileHandle) => Promise<T>): Promise<T> {
-  const handle = await io(path, 'open the file', () => open(path, 'r'));
+async function withFile<T>(file: PathRef, use: (source: ByteSource) => Promise<T>): Promise<T> {
+  const source = await io(file.path, 'open the file', () => file.open());
   try {
-    return await use(handle);
+    return await use(source);
   } finally {
-    await handle.close().catch(() => undefined);
+    await source.close().catch(() => undefined);
   }
 }
 
@@ -482,28 +514,17 @@ async function io<T>(path: string, action: string, call: () => Promise<T>): Prom
   }
 }
 
-async function readExactly(handle: FileHandle, path: string, target: Uint8Array, position: number, what: string): Promise<void> {
+async function readExactly(source: ByteSource, path: string, target: Uint8Array, position: number, what: string): Promise<void> {
   let done = 0;
   while (done < target.length) {
     const length = Math.min(target.length - done, IO_CHUNK_BYTES);
-    const { bytesRead } = await io(path, 'read the file', () => handle.read(target, done, length, position + done));
+    const bytesRead = await io(path, 'read the file', () => source.read(target.subarray(done, done + length), position + done));
     if (bytesRead === 0) {
       // The header was checked against the size at open, so the file shrank while being read.
       throw new SafetensorsError(`${path}: file ended while reading ${what}: expected ${target.length} bytes at offset ${position}, found ${done}`);
     }
     done += bytesRead;
   }
-}
-
-/** Writes all of `bytes` at `position` and returns the position after them. */
-async function writeAll(handle: FileHandle, path: string, bytes: Uint8Array, position: number): Promise<number> {
-  let done = 0;
-  while (done < bytes.length) {
-    const length = Math.min(bytes.length - done, IO_CHUNK_BYTES);
-    const { bytesWritten } = await io(path, 'write the temporary file', () => handle.write(bytes, done, length, position + done));
-    done += bytesWritten;
-  }
-  return position + bytes.length;
 }
 
 // ---- small helpers -------------------------------------------------------------------------------

@@ -1,63 +1,24 @@
 /**
- * An `AutoTokenizer`-like loader for a Hugging Face model folder.
- *
- * `tokenizer.json` is the source of truth for how text becomes ids; it is run by
- * `@huggingface/tokenizers`. The other files only adjust it, the way transformers does:
- *
- * - `tokenizer_config.json`: the named special tokens (`bos_token`, `eos_token`, ...; a string or an
- *   object `{content, ...}`), `added_tokens_decoder`, `additional_special_tokens` /
- *   `extra_special_tokens`, `add_bos_token` / `add_eos_token`, `padding_side`, `truncation_side`,
- *   `model_max_length`, `clean_up_tokenization_spaces` and `chat_template` (a string, or a list of
- *   `{name, template}` of which "default" is used).
- * - `special_tokens_map.json`: overrides the named special tokens of tokenizer_config.json.
- * - `chat_template.jinja` and `additional_chat_templates/*.jinja`: take priority over the
- *   chat_template of tokenizer_config.json (transformers saves templates there since 4.5x).
- * - `generation_config.json`, else `config.json`: `eos_token_id` (a number or a list of them), the
- *   ids that end generation; exposed as `eosTokenIds`. config.json's `vocab_size` is the number of
- *   embedding rows, exposed as `modelVocabSize`.
- *
- * Where transformers 4 and 5 differ, this follows transformers 5 (the version the fixtures'
- * expected outputs come from), except for one thing: `add_bos_token` / `add_eos_token` in
- * tokenizer_config.json are honoured (transformers 5 drops them when a tokenizer.json exists;
- * transformers 4's Llama/Gemma tokenizers honoured them, and fine-tuning recipes rely on
- * switching `add_eos_token` on). Other transformers-5 behaviours kept on purpose:
- * `clean_up_tokenization_spaces` is ignored for BPE models (it deletes real spaces before
- * punctuation), and a special token named in the config but missing from the vocabulary is
- * appended as a new added token, as transformers' `add_tokens` does.
+ * PretrainedTokenizer: an `AutoTokenizer`-like tokenizer for a Hugging Face model folder. The text ↔
+ * ids work is `@huggingface/tokenizers` running tokenizer.json as the folder's other files adjust it
+ * (tokenizer-files.ts reads and resolves them); chat templates are chat-template.ts. Beyond that,
+ * transformers-5 behaviours kept on purpose: `clean_up_tokenization_spaces` is ignored for BPE
+ * models (it deletes real spaces before punctuation), and the ByteFallback decoder decodes invalid
+ * UTF-8 as the Rust one does.
  */
-
-import { readFile, readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { TextDecoder } from 'node:util';
-import { Template } from '@huggingface/jinja';
 import { Tokenizer as UntypedBackendTokenizer } from '@huggingface/tokenizers';
+import type { PathLike } from './file-system.ts';
+import type { JsonObject } from './json.ts';
+import { ChatTemplates, type ChatEncoding, type ChatMessage, type ChatTemplateOptions } from './chat-template.ts';
+import { chatTrainingText } from './chat-training.ts';
+import { maskOfCharSpans, tokenSpelling, type TokenBytesSource } from './token-offsets.ts';
+import {
+  SPECIAL_TOKEN_ROLES, TokenizerError, completeAddedTokens, largestId, modelVocabulary, optionalBoolean, optionalSide, postProcessorFor,
+  readTokenizerFolder, resolveSpecialTokens, tokenIdList, type Side, type SpecialTokenRole, type TokenizerFolder,
+} from './tokenizer-files.ts';
 
-// ---------------------------------------------------------------------------------------------
-// Errors
-
-/** Every failure to load or use a tokenizer. The message starts with the file it concerns, when there is one. */
-export class TokenizerError extends Error {
-  override name = 'TokenizerError';
-  /** The file the problem was found in, if it concerns one. */
-  readonly file: string | undefined;
-
-  constructor(message: string, options: { file?: string; cause?: unknown } = {}) {
-    super(options.file === undefined ? message : `${options.file}: ${message}`, { cause: options.cause });
-    this.file = options.file;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Public types
-
-export type Side = 'left' | 'right';
-
-/** The special-token roles transformers names (`SPECIAL_TOKENS_ATTRIBUTES`). */
-export type SpecialTokenRole = 'bos_token' | 'eos_token' | 'unk_token' | 'sep_token' | 'pad_token' | 'cls_token' | 'mask_token';
-
-const SPECIAL_TOKEN_ROLES: readonly SpecialTokenRole[] = [
-  'bos_token', 'eos_token', 'unk_token', 'sep_token', 'pad_token', 'cls_token', 'mask_token',
-];
+export { TokenizerError, type Side, type SpecialTokenRole } from './tokenizer-files.ts';
+export type { ChatContentPart, ChatEncoding, ChatMessage, ChatTemplateOptions } from './chat-template.ts';
 
 export interface LoadTokenizerOptions {
   /** Overrides tokenizer_config.json's `add_bos_token` (like the from_pretrained keyword argument). */
@@ -104,37 +65,6 @@ export interface BatchEncoding {
   attentionMask: number[][];
 }
 
-/** One part of a multimodal message content, passed to the template as is. */
-export type ChatContentPart = Readonly<Record<string, unknown>>;
-
-/** A chat message as chat templates expect it; extra fields (tool_calls, name, ...) reach the template too. */
-export interface ChatMessage {
-  role: string;
-  content?: string | null | readonly ChatContentPart[];
-  [field: string]: unknown;
-}
-
-export interface ChatTemplateOptions {
-  /** Append the header that opens an assistant turn (`<|im_start|>assistant\n`). Default false. */
-  addGenerationPrompt?: boolean;
-  /** The name of one of the folder's templates, or a template's source, instead of the default one. */
-  chatTemplate?: string;
-  /** Tool JSON schemas, passed to the template as `tools` (null when absent, as transformers does). */
-  tools?: readonly Readonly<Record<string, unknown>>[];
-  /** RAG documents, passed to the template as `documents` (null when absent). */
-  documents?: readonly Readonly<Record<string, unknown>>[];
-  /** More template variables (e.g. `enable_thinking`); they override the special-token variables. */
-  templateVariables?: Readonly<Record<string, unknown>>;
-}
-
-export interface ChatEncoding {
-  /** The rendered conversation, tokenized without the post-processor's special tokens (as transformers does). */
-  inputIds: number[];
-  /** 1 for tokens of assistant turns (the ones to put loss on), 0 elsewhere; same length as inputIds. */
-  assistantMask: number[];
-  /** The rendered conversation. */
-  text: string;
-}
 
 // ---------------------------------------------------------------------------------------------
 // @huggingface/tokenizers, as used here
@@ -145,8 +75,8 @@ interface BackendDecoder {
   config: { type?: string };
   /** Sequence decoders only. */
   decoders?: BackendDecoder[];
-  /** ByteFallback decoders only. */
-  text_decoder?: TextDecoder;
+  /** ByteFallback decoders only; the library calls only its decode(bytes). */
+  text_decoder?: { decode(input: Uint8Array): string };
 }
 
 interface BackendTokenizer {
@@ -159,371 +89,19 @@ interface BackendTokenizer {
 
 const BackendTokenizerClass: new (tokenizerJson: object, tokenizerConfig: object) => BackendTokenizer = UntypedBackendTokenizer;
 
-// ---------------------------------------------------------------------------------------------
-// JSON files
-
-type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject;
-interface JsonObject { [key: string]: JsonValue }
-
-function isJsonObject(value: JsonValue | undefined): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function describeJson(value: JsonValue | undefined): string {
-  if (value === undefined) return 'nothing';
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : `${typeof value} ${JSON.stringify(value)}`;
-}
-
-async function readTextIfPresent(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new TokenizerError(`cannot read file: ${(error as Error).message}`, { file: path, cause: error });
-  }
-}
-
-/** Reads a JSON file that must hold an object; undefined when the file does not exist. */
-async function readJsonObjectIfPresent(path: string): Promise<JsonObject | undefined> {
-  const text = await readTextIfPresent(path);
-  if (text === undefined) return undefined;
-  let parsed: JsonValue;
-  try {
-    parsed = JSON.parse(text) as JsonValue;
-  } catch (error) {
-    throw new TokenizerError(`invalid JSON: ${(error as Error).message}`, { file: path, cause: error });
-  }
-  if (!isJsonObject(parsed)) {
-    throw new TokenizerError(`expected a JSON object at the top level, found ${describeJson(parsed)}`, { file: path });
-  }
-  return parsed;
-}
-
-function optionalBoolean(config: JsonObject, key: string, file: string): boolean | undefined {
-  const value = config[key];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'boolean') throw new TokenizerError(`"${key}" must be true or false, found ${describeJson(value)}`, { file });
-  return value;
-}
-
-function optionalSide(config: JsonObject, key: string, file: string): Side | undefined {
-  const value = config[key];
-  if (value === undefined || value === null) return undefined;
-  if (value !== 'left' && value !== 'right') {
-    throw new TokenizerError(`"${key}" must be "left" or "right", found ${describeJson(value)}`, { file });
-  }
-  return value;
-}
-
-/** A token id or a list of them (generation_config.json's eos_token_id); [] when absent. */
-function tokenIdList(config: JsonObject, key: string, file: string): number[] {
-  const value = config[key];
-  if (value === undefined || value === null) return [];
-  const list = Array.isArray(value) ? value : [value];
-  return list.map((id) => {
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
-      throw new TokenizerError(`"${key}" must be a token id or a list of token ids, found ${describeJson(value)}`, { file });
-    }
-    return id;
-  });
-}
-
-/**
- * A special-token entry: a string, or an object `{content, lstrip, ...}` (AddedToken, possibly
- * tagged `"__type": "AddedToken"` as transformers 4 wrote them). undefined when absent or null.
- */
-function specialTokenContent(value: JsonValue | undefined, where: string, file: string): string | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value === 'string') return value;
-  if (isJsonObject(value) && typeof value['content'] === 'string') return value['content'];
-  throw new TokenizerError(`${where} must be a string or an object with a string "content", found ${describeJson(value)}`, { file });
-}
-
-/** additional_special_tokens / extra_special_tokens: a list of entries, or (transformers 5) a name → entry map. */
-function specialTokenList(value: JsonValue | undefined, where: string, file: string): string[] {
-  if (value === undefined || value === null) return [];
-  const entries = Array.isArray(value) ? value : isJsonObject(value) ? Object.values(value) : undefined;
-  if (entries === undefined) throw new TokenizerError(`${where} must be a list, found ${describeJson(value)}`, { file });
-  return entries.map((entry, index) => specialTokenContent(entry, `${where}[${index}]`, file) ?? '').filter((t) => t !== '');
-}
-
-// ---------------------------------------------------------------------------------------------
-// The folder's files
-
-const SUPPORTED_MODEL_TYPES = ['BPE', 'Unigram', 'WordPiece'] as const;
-
-/** Everything read from a model folder, before the tokenizer is built. */
-interface TokenizerFolder {
-  dir: string;
-  tokenizerJsonPath: string;
-  tokenizerJson: JsonObject;
-  configPath: string;
-  config: JsonObject;
-  specialTokensMapPath: string;
-  specialTokensMap: JsonObject | undefined;
-  generationConfigPath: string;
-  generationConfig: JsonObject | undefined;
-  modelConfigPath: string;
-  modelConfig: JsonObject | undefined;
-  /** Templates from chat_template.jinja ("default") and additional_chat_templates/NAME.jinja. */
-  templateFiles: Map<string, { source: string; file: string }>;
-}
-
-async function readTokenizerFolder(dir: string): Promise<TokenizerFolder> {
-  try {
-    if (!(await stat(dir)).isDirectory()) throw new TokenizerError(`not a directory: ${dir}`);
-  } catch (error) {
-    if (error instanceof TokenizerError) throw error;
-    throw new TokenizerError(`tokenizer folder not found: ${dir}`, { cause: error });
-  }
-  const tokenizerJsonPath = join(dir, 'tokenizer.json');
-  const tokenizerJson = await readJsonObjectIfPresent(tokenizerJsonPath);
-  if (tokenizerJson === undefined) {
-    const present = await readdir(dir);
-    const slowFiles = ['tokenizer.model', 'vocab.json', 'merges.txt', 'vocab.txt', 'spiece.model'].filter((f) => present.includes(f));
-    const hint = slowFiles.length > 0
-      ? ` (found ${slowFiles.join(', ')}: convert them to tokenizer.json with transformers' AutoTokenizer.from_pretrained(...).save_pretrained(...))`
-      : '';
-    throw new TokenizerError(`missing tokenizer.json: the fast-tokenizer file is required${hint}`, { file: tokenizerJsonPath });
-  }
-  const configPath = join(dir, 'tokenizer_config.json');
-  const specialTokensMapPath = join(dir, 'special_tokens_map.json');
-  const generationConfigPath = join(dir, 'generation_config.json');
-  const modelConfigPath = join(dir, 'config.json');
-  const [config, specialTokensMap, generationConfig, modelConfig, templateFiles] = await Promise.all([
-    // transformers loads a folder without tokenizer_config.json with default settings; so do we.
-    readJsonObjectIfPresent(configPath).then((c) => c ?? {}),
-    readJsonObjectIfPresent(specialTokensMapPath),
-    readJsonObjectIfPresent(generationConfigPath),
-    readJsonObjectIfPresent(modelConfigPath),
-    readTemplateFiles(dir),
-  ]);
-  return {
-    dir, tokenizerJsonPath, tokenizerJson, configPath, config, specialTokensMapPath, specialTokensMap,
-    generationConfigPath, generationConfig, modelConfigPath, modelConfig, templateFiles,
-  };
-}
-
-async function readTemplateFiles(dir: string): Promise<Map<string, { source: string; file: string }>> {
-  const templates = new Map<string, { source: string; file: string }>();
-  const defaultFile = join(dir, 'chat_template.jinja');
-  const defaultSource = await readTextIfPresent(defaultFile);
-  if (defaultSource !== undefined) templates.set('default', { source: defaultSource, file: defaultFile });
-  const extraDir = join(dir, 'additional_chat_templates');
-  let names: string[] = [];
-  try {
-    names = (await readdir(extraDir)).filter((n) => n.endsWith('.jinja')).sort();
-  } catch {
-    // No additional templates: the usual case.
-  }
-  for (const name of names) {
-    const file = join(extraDir, name);
-    templates.set(name.slice(0, -'.jinja'.length), { source: await readFile(file, 'utf8'), file });
-  }
-  return templates;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Special tokens and the post-processor
-
-interface AddedTokenJson extends JsonObject {
-  id: number;
-  content: string;
-}
-
-function addedTokensOf(folder: TokenizerFolder): AddedTokenJson[] {
-  const value = folder.tokenizerJson['added_tokens'];
-  if (value === undefined || value === null) return [];
-  if (!Array.isArray(value)) throw new TokenizerError(`"added_tokens" must be a list, found ${describeJson(value)}`, { file: folder.tokenizerJsonPath });
-  return value.map((entry, index) => {
-    if (!isJsonObject(entry) || typeof entry['id'] !== 'number' || typeof entry['content'] !== 'string') {
-      throw new TokenizerError(`added_tokens[${index}] must be an object with a numeric "id" and a string "content"`, { file: folder.tokenizerJsonPath });
-    }
-    return entry as AddedTokenJson;
-  });
-}
-
-/** The model's own vocabulary: token → id for BPE/WordPiece, [token, score] pairs for Unigram. */
-function modelVocabulary(folder: TokenizerFolder): Map<string, number> {
-  const model = folder.tokenizerJson['model'];
-  if (!isJsonObject(model)) throw new TokenizerError(`"model" must be an object, found ${describeJson(model)}`, { file: folder.tokenizerJsonPath });
-  const type = model['type'];
-  if (typeof type === 'string' && !(SUPPORTED_MODEL_TYPES as readonly string[]).includes(type)) {
-    throw new TokenizerError(
-      `unsupported tokenizer model type "${type}" (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`, { file: folder.tokenizerJsonPath },
-    );
-  }
-  const vocab = model['vocab'];
-  const result = new Map<string, number>();
-  if (Array.isArray(vocab)) {
-    vocab.forEach((entry, id) => {
-      if (Array.isArray(entry) && typeof entry[0] === 'string') result.set(entry[0], id);
-    });
-  } else if (isJsonObject(vocab)) {
-    for (const [token, id] of Object.entries(vocab)) if (typeof id === 'number') result.set(token, id);
-  } else {
-    throw new TokenizerError(`"model.vocab" is missing or malformed (found ${describeJson(vocab)})`, { file: folder.tokenizerJsonPath });
-  }
-  return result;
-}
-
-/** The largest id of a vocabulary, -1 when empty (a loop: spreading 150k ids into Math.max overflows the stack). */
-function largestId(ids: Map<string, number>): number {
-  let largest = -1;
-  for (const id of ids.values()) if (id > largest) largest = id;
-  return largest;
-}
-
-interface ResolvedSpecialTokens {
-  named: Partial<Record<SpecialTokenRole, string>>;
-  extra: string[];
-}
-
-/** Named and extra special tokens: tokenizer_config.json, overridden by special_tokens_map.json (transformers' order). */
-function resolveSpecialTokens(folder: TokenizerFolder): ResolvedSpecialTokens {
-  const named: Partial<Record<SpecialTokenRole, string>> = {};
-  for (const role of SPECIAL_TOKEN_ROLES) {
-    const content = specialTokenContent(folder.config[role], `"${role}"`, folder.configPath);
-    if (content !== undefined) named[role] = content;
-  }
-  const extra = [
-    ...specialTokenList(folder.config['additional_special_tokens'], '"additional_special_tokens"', folder.configPath),
-    ...specialTokenList(folder.config['extra_special_tokens'], '"extra_special_tokens"', folder.configPath),
-  ];
-  const map = folder.specialTokensMap;
-  if (map !== undefined) {
-    for (const role of SPECIAL_TOKEN_ROLES) {
-      if (!(role in map)) continue;
-      const content = specialTokenContent(map[role], `"${role}"`, folder.specialTokensMapPath);
-      if (content === undefined) delete named[role];
-      else named[role] = content;
-    }
-    for (const key of ['additional_special_tokens', 'extra_special_tokens']) {
-      extra.push(...specialTokenList(map[key], `"${key}"`, folder.specialTokensMapPath));
-    }
-  }
-  return { named, extra: [...new Set(extra)] };
-}
-
-/**
- * The added tokens tokenizer.json will be built with: its own, plus tokens that
- * tokenizer_config.json's added_tokens_decoder or a special-token entry names but the vocabulary
- * lacks. transformers adds those at load time with `add_tokens`, which gives them the next free
- * ids (whatever id added_tokens_decoder wrote); named special tokens are added as special. The
- * model's embedding matrix may then be too small, which `modelVocabSize` lets callers check. Where
- * the two files disagree about a token present in both, tokenizer.json wins, as in transformers.
- */
-function completeAddedTokens(folder: TokenizerFolder, special: ResolvedSpecialTokens, vocab: Map<string, number>): AddedTokenJson[] {
-  const added = addedTokensOf(folder).map((t) => ({ ...t }));
-  const idOf = new Map<string, number>(vocab);
-  for (const token of added) idOf.set(token.content, token.id);
-  let nextId = largestId(idOf) + 1;
-  const addMissing = (content: string, flags: JsonObject, isSpecial: boolean): void => {
-    if (idOf.has(content)) return;
-    added.push({
-      id: nextId, content,
-      single_word: flags['single_word'] === true, lstrip: flags['lstrip'] === true, rstrip: flags['rstrip'] === true,
-      // transformers' AddedToken default: normalized unless special.
-      normalized: typeof flags['normalized'] === 'boolean' ? flags['normalized'] : !isSpecial,
-      special: isSpecial,
-    });
-    idOf.set(content, nextId);
-    nextId += 1;
-  };
-
-  const decoder = folder.config['added_tokens_decoder'];
-  if (decoder !== undefined && decoder !== null) {
-    if (!isJsonObject(decoder)) {
-      throw new TokenizerError(`"added_tokens_decoder" must be an object of id → token, found ${describeJson(decoder)}`, { file: folder.configPath });
-    }
-    const entries = Object.entries(decoder).map(([idText, entry]) => {
-      const id = Number(idText);
-      const content = specialTokenContent(entry, `added_tokens_decoder["${idText}"]`, folder.configPath);
-      if (!Number.isInteger(id) || id < 0 || content === undefined) {
-        throw new TokenizerError(`added_tokens_decoder["${idText}"] must map a token id to a token`, { file: folder.configPath });
-      }
-      return { id, content, flags: isJsonObject(entry) ? entry : {} };
-    });
-    for (const { content, flags } of entries.sort((a, b) => a.id - b.id)) addMissing(content, flags, flags['special'] === true);
-  }
-  for (const content of [...SPECIAL_TOKEN_ROLES.map((role) => special.named[role]), ...special.extra]) {
-    if (content !== undefined) addMissing(content, { normalized: false }, true);
-  }
-  return added;
-}
-
-interface TemplatePiece { SpecialToken?: { id: string }; Sequence?: { id: string } }
-
-/** The special tokens a post-processor puts before and after a single sequence (TemplateProcessing only). */
-function templateSpecialTokens(postProcessor: JsonValue | undefined): { before: string[]; after: string[] } {
-  const none = { before: [], after: [] };
-  if (!isJsonObject(postProcessor)) return none;
-  if (postProcessor['type'] === 'Sequence' && Array.isArray(postProcessor['processors'])) {
-    for (const inner of postProcessor['processors']) {
-      const found = templateSpecialTokens(inner);
-      if (found.before.length > 0 || found.after.length > 0) return found;
-    }
-    return none;
-  }
-  if (postProcessor['type'] !== 'TemplateProcessing' || !Array.isArray(postProcessor['single'])) return none;
-  const before: string[] = [];
-  const after: string[] = [];
-  let seenSequence = false;
-  for (const piece of postProcessor['single'] as TemplatePiece[]) {
-    if (piece.Sequence !== undefined) seenSequence = true;
-    else if (piece.SpecialToken !== undefined) (seenSequence ? after : before).push(piece.SpecialToken.id);
-  }
-  return { before, after };
-}
-
-/**
- * transformers' `update_post_processor`: `[bos] $A [eos]` as TemplateProcessing. Used when the
- * config's add_bos_token / add_eos_token ask for something tokenizer.json's post-processor does
- * not do; an unset flag keeps what tokenizer.json does. A flag whose token is not defined is
- * dropped, as transformers does.
- */
-function postProcessorFor(
-  postProcessor: JsonValue | undefined,
-  flags: { addBos: boolean | undefined; addEos: boolean | undefined },
-  bos: { token: string; id: number } | undefined,
-  eos: { token: string; id: number } | undefined,
-): JsonValue {
-  const current = templateSpecialTokens(postProcessor);
-  const addsBos = bos !== undefined && current.before.includes(bos.token);
-  const addsEos = eos !== undefined && current.after.includes(eos.token);
-  const addBos = (flags.addBos ?? addsBos) && bos !== undefined;
-  const addEos = (flags.addEos ?? addsEos) && eos !== undefined;
-  if (addBos === addsBos && addEos === addsEos) return postProcessor ?? null;
-
-  const single: JsonValue[] = [];
-  const pair: JsonValue[] = [];
-  const specialTokens: JsonObject = {};
-  for (const [sequence, typeId, target] of [['A', 0, single], ['B', 1, pair]] as const) {
-    if (sequence === 'B') pair.push(...single);
-    if (addBos && bos) target.push({ SpecialToken: { id: bos.token, type_id: typeId } });
-    target.push({ Sequence: { id: sequence, type_id: typeId } });
-    if (addEos && eos) target.push({ SpecialToken: { id: eos.token, type_id: typeId } });
-  }
-  if (addBos && bos) specialTokens[bos.token] = { id: bos.token, ids: [bos.id], tokens: [bos.token] };
-  if (addEos && eos) specialTokens[eos.token] = { id: eos.token, ids: [eos.id], tokens: [eos.token] };
-  return { type: 'TemplateProcessing', single, pair, special_tokens: specialTokens };
-}
-
 /**
  * Bytes → text as the Rust ByteFallback decoder does it: valid UTF-8 as text, otherwise one U+FFFD
  * per byte. (TextDecoder writes one U+FFFD per invalid sequence, so a character cut in half, as in
  * the middle of a streamed generation, would decode differently from transformers.)
  */
-class RustByteFallbackTextDecoder extends TextDecoder {
+class RustByteFallbackTextDecoder {
   private readonly strict = new TextDecoder('utf-8', { fatal: true });
 
-  override decode(input?: Parameters<TextDecoder['decode']>[0]): string {
+  decode(input: Uint8Array): string {
     try {
       return this.strict.decode(input);
     } catch {
-      return '\uFFFD'.repeat(input?.byteLength ?? 0);
+      return '\uFFFD'.repeat(input.byteLength);
     }
   }
 }
@@ -532,49 +110,6 @@ function useRustByteFallback(decoder: BackendDecoder | null): void {
   if (decoder === null) return;
   if (decoder.config.type === 'ByteFallback') decoder.text_decoder = new RustByteFallbackTextDecoder();
   else if (decoder.config.type === 'Sequence') decoder.decoders?.forEach(useRustByteFallback);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Chat templates
-
-/** A chat template's source and where it came from (for error messages). */
-interface ChatTemplateSource { source: string; origin: string }
-
-/** Templates by name, transformers' precedence: .jinja files over tokenizer_config.json's entry. */
-function chatTemplatesOf(folder: TokenizerFolder): Map<string, ChatTemplateSource> {
-  const templates = new Map<string, ChatTemplateSource>();
-  if (folder.templateFiles.size > 0) {
-    for (const [name, { source, file }] of folder.templateFiles) templates.set(name, { source, origin: file });
-    return templates;
-  }
-  const value = folder.config['chat_template'];
-  const origin = `${folder.configPath} (chat_template)`;
-  if (value === undefined || value === null) return templates;
-  if (typeof value === 'string') {
-    templates.set('default', { source: value, origin });
-    return templates;
-  }
-  if (Array.isArray(value)) {
-    for (const [index, entry] of value.entries()) {
-      if (!isJsonObject(entry) || typeof entry['name'] !== 'string' || typeof entry['template'] !== 'string') {
-        throw new TokenizerError(`chat_template[${index}] must be an object {name, template} of strings`, { file: folder.configPath });
-      }
-      templates.set(entry['name'], { source: entry['template'], origin: `${folder.configPath} (chat_template "${entry['name']}")` });
-    }
-    return templates;
-  }
-  throw new TokenizerError(`"chat_template" must be a string or a list of {name, template}, found ${describeJson(value)}`, { file: folder.configPath });
-}
-
-// ---------------------------------------------------------------------------------------------
-// The tokenizer
-
-/** Token ids shared by the longest common prefix of two sequences. */
-function commonPrefixLength(a: readonly number[], b: readonly number[]): number {
-  const n = Math.min(a.length, b.length);
-  let i = 0;
-  while (i < n && a[i] === b[i]) i += 1;
-  return i;
 }
 
 /** Where `part` first occurs in `whole`, or -1. */
@@ -638,8 +173,9 @@ export class PretrainedTokenizer {
   readonly addEosToken: boolean;
 
   private readonly backend: BackendTokenizer;
-  private readonly chatTemplates: Map<string, ChatTemplateSource>;
-  private readonly compiledTemplates = new Map<string, Template>();
+  private readonly chatTemplates: ChatTemplates;
+  /** How tokens map back to the text's bytes, for the assistant mask (token-offsets.ts). */
+  private readonly tokenBytes: TokenBytesSource;
   /** Ids the post-processor puts before and after the text, found by encoding a probe. */
   private readonly specialPrefix: readonly number[];
   private readonly specialSuffix: readonly number[];
@@ -753,11 +289,18 @@ export class PretrainedTokenizer {
     this.addBosToken = bos !== undefined && this.specialPrefix.includes(bos.id);
     this.addEosToken = eos !== undefined && this.specialSuffix.includes(eos.id);
 
-    this.chatTemplates = chatTemplatesOf(folder);
+    this.chatTemplates = new ChatTemplates(folder);
+    const addedContent = new Map(addedTokens.map((token) => [token.id, token.content]));
+    this.tokenBytes = {
+      spelling: tokenSpelling(folder.tokenizerJson),
+      tokenString: (id) => this.backend.id_to_token(id),
+      addedTokenContent: (id) => addedContent.get(id),
+      encode: (text) => this.encode(text, { addSpecialTokens: false }),
+    };
   }
 
   /** Loads the tokenizer of a Hugging Face model folder (transformers' `AutoTokenizer.from_pretrained(dir)`). */
-  static async fromPretrained(dir: string, options: LoadTokenizerOptions = {}): Promise<PretrainedTokenizer> {
+  static async fromPretrained(dir: PathLike, options: LoadTokenizerOptions = {}): Promise<PretrainedTokenizer> {
     return new PretrainedTokenizer(await readTokenizerFolder(dir), options);
   }
 
@@ -842,115 +385,36 @@ export class PretrainedTokenizer {
 
   /** The names of the chat templates the folder has ("default" for a single one). */
   get chatTemplateNames(): string[] {
-    return [...this.chatTemplates.keys()];
+    return this.chatTemplates.names;
   }
 
   /**
-   * Renders a conversation with the folder's chat template, as transformers' `apply_chat_template`:
-   * the template gets `messages`, `add_generation_prompt`, `tools`, `documents`, the special tokens
-   * (`bos_token`, `eos_token`, ...) and `templateVariables`. With `tokenize` (the default, as in
-   * transformers) the text is encoded without the post-processor's special tokens, since templates
-   * write them themselves.
+   * Renders a conversation with the folder's chat template, as transformers' `apply_chat_template`
+   * (see ChatTemplates.render). With `tokenize` (the default, as in transformers) the text is
+   * encoded without the post-processor's special tokens, since templates write them themselves.
    */
   applyChatTemplate(messages: readonly ChatMessage[], options: ChatTemplateOptions & { tokenize: false }): string;
   applyChatTemplate(messages: readonly ChatMessage[], options?: ChatTemplateOptions & { tokenize?: true }): number[];
   applyChatTemplate(messages: readonly ChatMessage[], options: ChatTemplateOptions & { tokenize: boolean }): string | number[];
   applyChatTemplate(messages: readonly ChatMessage[], options: ChatTemplateOptions & { tokenize?: boolean } = {}): string | number[] {
     if (messages.length === 0) throw new TokenizerError('cannot apply a chat template to an empty conversation');
-    const text = this.renderChat(messages, options);
+    const text = this.chatTemplates.render(messages, options, this.specialTokensMap);
     return options.tokenize === false ? text : this.encode(text, { addSpecialTokens: false });
   }
 
   /**
-   * Tokenizes a conversation for training and marks which tokens belong to assistant turns, so that
-   * loss can be put on those alone.
-   *
-   * Approach (works with any template, without `{% generation %}` markers): for each assistant
-   * message i, the template renders the conversation up to message i with the generation prompt
-   * (the text before the answer) and up to message i included (the text through the answer and
-   * its end-of-turn tokens); the tokens between the two boundaries are the assistant's. Assumption:
-   * the template renders a conversation's prefixes as prefixes of its full rendering (true of
-   * ChatML, Llama, Mistral, Gemma...; false of templates that rewrite earlier turns once later ones
-   * exist, e.g. ones dropping past reasoning), which is checked: a violation throws. A token that
-   * straddles a boundary (BPE merging across it) counts as assistant's, like transformers'
-   * `return_assistant_tokens_mask`, which marks every token overlapping the assistant's characters.
+   * A conversation's ids and the mask of its assistant tokens, for training (TRL's
+   * `assistant_only_loss`): the text is chat-training.ts's, the mask marks every token that
+   * overlaps an assistant span, as transformers' `return_assistant_tokens_mask` does.
    */
   encodeChat(messages: readonly ChatMessage[], options: Omit<ChatTemplateOptions, 'addGenerationPrompt'> = {}): ChatEncoding {
-    if (messages.length === 0) throw new TokenizerError('cannot encode an empty conversation');
-    const text = this.renderChat(messages, { ...options, addGenerationPrompt: false });
+    const { text, assistantSpans } = chatTrainingText(messages, this.chatTemplates.renderer(options, this.specialTokensMap));
     const inputIds = this.encode(text, { addSpecialTokens: false });
-    const assistantMask = new Array<number>(inputIds.length).fill(0);
-    messages.forEach((message, i) => {
-      if (message.role !== 'assistant') return;
-      const before = this.renderChat(messages.slice(0, i), { ...options, addGenerationPrompt: true });
-      const through = this.renderChat(messages.slice(0, i + 1), { ...options, addGenerationPrompt: false });
-      if (!text.startsWith(before) || !text.startsWith(through) || through.length < before.length) {
-        throw new TokenizerError(
-          `encodeChat: the chat template does not render the conversation up to message ${i} as a prefix of the whole ` +
-          'conversation, so the assistant tokens cannot be located',
-        );
-      }
-      const start = commonPrefixLength(this.encode(before, { addSpecialTokens: false }), inputIds);
-      const throughIds = this.encode(through, { addSpecialTokens: false });
-      const shared = commonPrefixLength(throughIds, inputIds);
-      const end = shared === throughIds.length ? shared : Math.min(shared + 1, inputIds.length);
-      for (let t = start; t < end; t += 1) assistantMask[t] = 1;
-    });
-    return { inputIds, assistantMask, text };
-  }
-
-  private renderChat(messages: readonly ChatMessage[], options: ChatTemplateOptions): string {
-    const template = this.chatTemplate(options);
-    const variables: Record<string, unknown> = {
-      ...this.specialTokensMap,
-      ...options.templateVariables,
-      messages,
-      tools: options.tools ?? null,
-      documents: options.documents ?? null,
-      add_generation_prompt: options.addGenerationPrompt ?? false,
-    };
-    try {
-      return template.compiled.render(variables);
-    } catch (error) {
-      throw new TokenizerError(`chat template from ${template.origin} failed to render: ${(error as Error).message}`, { cause: error });
-    }
-  }
-
-  /** transformers' `get_chat_template`: a named or given template, else "default" ("tool_use" when tools are given). */
-  private chatTemplate(options: ChatTemplateOptions): { compiled: Template; origin: string } {
-    let chosen: ChatTemplateSource | undefined;
-    if (options.chatTemplate !== undefined) {
-      chosen = this.chatTemplates.get(options.chatTemplate) ?? { source: options.chatTemplate, origin: 'the chatTemplate option' };
-    } else if (options.tools !== undefined && this.chatTemplates.has('tool_use')) {
-      chosen = this.chatTemplates.get('tool_use');
-    } else if (this.chatTemplates.has('default')) {
-      chosen = this.chatTemplates.get('default');
-    } else if (this.chatTemplates.size > 0) {
-      throw new TokenizerError(
-        `${this.dir} has several chat templates and none named "default"; pick one with the chatTemplate option ` +
-        `(${this.chatTemplateNames.join(', ')})`,
-      );
-    }
-    if (chosen === undefined) {
-      throw new TokenizerError(
-        `${this.dir} has no chat template: tokenizer_config.json has no "chat_template" and there is no chat_template.jinja ` +
-        '(pass one with the chatTemplate option)',
-      );
-    }
-    let compiled = this.compiledTemplates.get(chosen.source);
-    if (compiled === undefined) {
-      try {
-        compiled = new Template(chosen.source);
-      } catch (error) {
-        throw new TokenizerError(`invalid chat template in ${chosen.origin}: ${(error as Error).message}`, { cause: error });
-      }
-      this.compiledTemplates.set(chosen.source, compiled);
-    }
-    return { compiled, origin: chosen.origin };
+    return { inputIds, assistantMask: maskOfCharSpans(text, inputIds, assistantSpans, this.tokenBytes), text };
   }
 }
 
 /** Loads the tokenizer of a Hugging Face model folder; see {@link PretrainedTokenizer.fromPretrained}. */
-export function loadTokenizer(dir: string, options: LoadTokenizerOptions = {}): Promise<PretrainedTokenizer> {
+export function loadTokenizer(dir: PathLike, options: LoadTokenizerOptions = {}): Promise<PretrainedTokenizer> {
   return PretrainedTokenizer.fromPretrained(dir, options);
 }

@@ -13,6 +13,7 @@
  */
 import { Tensor, ops } from '../engine/index.ts';
 import { ModelError } from './errors.ts';
+import { cacheKeyMask } from './masking.ts';
 
 export interface KVCacheShape {
   numLayers: number;
@@ -27,7 +28,34 @@ export interface LayerKV {
   value: Tensor;
 }
 
-export class KVCache {
+/**
+ * What a decoder's attention needs from a key/value cache, whatever its layout: where the new
+ * tokens' keys go, which key columns attention then reads, and how the caller's attention mask
+ * covers those columns. KVCache (fixed capacity, what `generate` uses) and ConcatKVCache
+ * (transformers' DynamicCache: past and new concatenated, what exported graphs take) implement it.
+ */
+export interface DecoderCache {
+  readonly batchSize: number;
+  /** Tokens already cached. */
+  readonly length: number;
+  readonly layers: readonly LayerKV[];
+  /** Key columns that attention reads once `count` new tokens are written. */
+  keyLength(count: number): number;
+  /** The key column of each of the `count` new tokens, int64 [count]. */
+  querySlots(count: number): Tensor;
+  /** The padding mask over the key columns, from the caller's attention mask ([batch, length + count]). */
+  keyMask(attentionMask: Tensor, count: number): Tensor;
+  /** Layer `layer`'s keys/values with the new ones ([batch, kv_heads, count, head_dim]) written at `slots`. */
+  write(layer: number, slots: Tensor, key: Tensor, value: Tensor): LayerKV;
+  /** The cache after a step: `count` more tokens, with the layers' new tensors. */
+  advance(count: number, layers: readonly LayerKV[]): DecoderCache;
+  /** The same cache cut from the graph that computed it (after realising a step). */
+  detach(): DecoderCache;
+  /** Every tensor of the cache: realise them with the logits after a step. */
+  tensors(): Tensor[];
+}
+
+export class KVCache implements DecoderCache {
   readonly shape: KVCacheShape;
   /** Filled slots (the same for every batch row: padding is part of the sequence). */
   readonly length: number;
@@ -51,6 +79,17 @@ export class KVCache {
 
   get capacity(): number { return this.shape.capacity; }
   get batchSize(): number { return this.shape.batchSize; }
+
+  /** Attention reads every slot; the unwritten ones are masked as causally in the future. */
+  keyLength(): number { return this.capacity; }
+
+  querySlots(count: number): Tensor { return this.nextSlots(count); }
+
+  keyMask(attentionMask: Tensor, count: number): Tensor { return cacheKeyMask(attentionMask, this, count); }
+
+  write(layer: number, slots: Tensor, key: Tensor, value: Tensor): LayerKV {
+    return KVCache.write(this.layers[layer]!, slots, key, value);
+  }
 
   /** Every tensor of the cache: realise them with the logits after a step. */
   tensors(): Tensor[] {

@@ -1,7 +1,7 @@
 /** The interface every causal language model here implements: what generation, PEFT and training use. */
 import type { Tensor } from '../engine/index.ts';
 import type { Module } from '../nn/index.ts';
-import type { KVCache } from './cache.ts';
+import type { DecoderCache, KVCache } from './cache.ts';
 import type { DecoderConfig } from './config.ts';
 
 export interface CausalLMInput {
@@ -24,8 +24,8 @@ export interface CausalLMInput {
    * restart at each document with it.
    */
   segmentIds?: Tensor | null;
-  /** The cache from the previous step (or KVCache.create / model.createCache for the first). */
-  pastKeyValues?: KVCache | null;
+  /** The cache from the previous step (or KVCache.create / model.createCache for the first; ConcatKVCache for transformers' layout). */
+  pastKeyValues?: DecoderCache | null;
   /** int64 [batch, seq]: returns `loss` (shifted cross-entropy, -100 ignored). */
   labels?: Tensor | null;
   /**
@@ -48,7 +48,7 @@ export interface CausalLMOutput {
    */
   loss?: Tensor;
   /** The cache with this step written (lazy: realise it with the logits). */
-  pastKeyValues?: KVCache;
+  pastKeyValues?: DecoderCache;
 }
 
 export interface CausalLM extends Module {

@@ -159,9 +159,13 @@ export function resolveDecoderConfig(json: ConfigJson, spec: ConfigSpec): Decode
   if (heads % kvHeads !== 0) {
     throw new ConfigError(`${where(c)}: num_attention_heads (${heads}) must be a multiple of num_key_value_heads (${kvHeads})`);
   }
+  const derived = c.head_dim === null || c.head_dim === undefined;
   c.head_dim ??= Math.floor((c.hidden_size as number) / heads);
   const headDim = requireInt(c, 'head_dim');
-  if (headDim % 2 !== 0) throw new ConfigError(`${where(c)}: rotary embeddings need an even head_dim, found ${headDim}`);
+  if (headDim % 2 !== 0) {
+    const how = derived ? ` (no "head_dim" is given, so it is hidden_size ${String(c.hidden_size)} // num_attention_heads ${heads}${(c.hidden_size as number) % heads ? `, and ${heads} does not divide ${String(c.hidden_size)}` : ''})` : '';
+    throw new ConfigError(`${where(c)}: rotary embeddings need an even head_dim, found ${headDim}${how}`);
+  }
   requireNumber(c, 'rms_norm_eps', 0);
   requireNumber(c, 'attention_dropout', 0);
   requireBool(c, 'tie_word_embeddings');

@@ -12,7 +12,8 @@
  * Sampling uses this library's seeded generator, so sampled tokens are reproducible here but are
  * not torch's. Greedy tokens match transformers'.
  */
-import { Generator, Tensor, realize } from '../engine/index.ts';
+import { Generator, Tensor, describeNonFinite, nonFinite, realize } from '../engine/index.ts';
+import type { DecoderCache } from './cache.ts';
 import type { CausalLM } from './causal-lm.ts';
 import { ModelError } from './errors.ts';
 import { rightPaddedRows } from './masking.ts';
@@ -144,7 +145,7 @@ export async function generate(model: CausalLM, inputIds: Tensor | readonly (rea
     });
   };
 
-  let cache = useCache ? model.createCache(B, Math.max(1, Math.ceil((P + maxNewTokens) / cacheBlock) * cacheBlock)) : null;
+  let cache: DecoderCache | null = useCache ? model.createCache(B, Math.max(1, Math.ceil((P + maxNewTokens) / cacheBlock) * cacheBlock)) : null;
   let stepIds = prompt;
   for (let step = 0; step < maxNewTokens; step++) {
     const out = model.forward({
@@ -156,7 +157,13 @@ export async function generate(model: CausalLM, inputIds: Tensor | readonly (rea
     const toRealize = [out.logits, ...(out.pastKeyValues?.tensors() ?? [])];
     await realize(toRealize);
     if (out.pastKeyValues) cache = out.pastKeyValues.detach();
-    const next = pick(out.logits.storage as Float32Array).map((t, b) => (unfinished[b] ? t : pad));
+    const logits = out.logits.storage as Float32Array;
+    // NaN logits would pick token 0 (often eos) every time: an empty completion instead of an error.
+    const bad = nonFinite(logits);
+    if (bad) {
+      throw new ModelError(`generate: the logits of new token ${step + 1} hold ${describeNonFinite(bad)}: the model's weights or an adapter on it produce non-finite values (check them with checkFinite, or load them again: loading names a broken tensor)`);
+    }
+    const next = pick(logits).map((t, b) => (unfinished[b] ? t : pad));
     next.forEach((t, b) => {
       seqs[b]!.push(t);
       newTokens[b]!.push(t);

@@ -5,7 +5,8 @@ export {
   type ConfigJson, type ConfigSpec, type DecoderConfig, type LayerType,
 } from './config.ts';
 export type { CausalLM, CausalLMInput, CausalLMOutput } from './causal-lm.ts';
-export { KVCache, type KVCacheShape, type LayerKV } from './cache.ts';
+export { KVCache, type DecoderCache, type KVCacheShape, type LayerKV } from './cache.ts';
+export { ConcatKVCache } from './concat-cache.ts';
 export { causalLMLoss, causalLMLossFromHidden, type CausalLMLossOptions } from './loss.ts';
 export { positionIdsFromMask, positionIdsRange, cacheKeyMask, rightPaddedRows } from './masking.ts';
 export {

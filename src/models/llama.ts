@@ -9,14 +9,14 @@
 import { Tensor, Generator, checkpoint, ops, type Shape } from '../engine/index.ts';
 import {
   Embedding, Linear, Module, ModuleList, RMSNorm, RotaryEmbedding, applyRotaryPosEmb, attention, attentionMask as buildAttentionMask,
-  getActivation, type Activation, type AttentionImplementation, type AttentionMask, type TensorModule,
+  activationClassName, getActivation, type Activation, type AttentionImplementation, type AttentionMask, type TensorModule,
 } from '../nn/index.ts';
-import { KVCache, type LayerKV } from './cache.ts';
+import { KVCache, type DecoderCache, type LayerKV } from './cache.ts';
 import type { CausalLM, CausalLMInput, CausalLMOutput } from './causal-lm.ts';
 import type { ConfigSpec, DecoderConfig } from './config.ts';
 import { ModelError } from './errors.ts';
 import { causalLMLoss, causalLMLossFromHidden } from './loss.ts';
-import { cacheKeyMask, positionIdsFromMask, positionIdsRange } from './masking.ts';
+import { positionIdsFromMask, positionIdsRange } from './masking.ts';
 
 /** LlamaConfig's defaults (transformers 5.18). */
 export const LLAMA_CONFIG: ConfigSpec = {
@@ -69,6 +69,8 @@ export class LlamaMLP extends Module {
     this.down_proj = this.registerModule('down_proj', new Linear(config.intermediate_size, config.hidden_size, { bias, ...EMPTY }));
     this.act = getActivation(config.hidden_act);
     this.hiddenAct = config.hidden_act;
+    // transformers' LlamaMLP holds the activation as a module (`act_fn`): PEFT sees it when it matches target_modules.
+    this.declareAbsentModule('act_fn', activationClassName(config.hidden_act));
   }
 
   forward(x: Tensor): Tensor {
@@ -87,8 +89,8 @@ export interface AttentionInputs {
   sin: Tensor;
   /** This layer's mask (causal, padding, sliding window). */
   mask: AttentionMask;
-  /** With a cache: this layer's past keys/values and the slots the new ones go to. */
-  cache: { past: LayerKV; slots: Tensor } | null;
+  /** With a cache: it, this layer's index in it, and the slots the new keys/values go to. */
+  cache: { cache: DecoderCache; layer: number; slots: Tensor } | null;
 }
 
 export class LlamaAttention extends Module {
@@ -141,7 +143,7 @@ export class LlamaAttention extends Module {
     [q, k] = applyRotaryPosEmb(q, k, inputs.cos, inputs.sin);
     let present: LayerKV | null = null;
     if (inputs.cache) {
-      present = KVCache.write(inputs.cache.past, inputs.cache.slots, k, v);
+      present = inputs.cache.cache.write(inputs.cache.layer, inputs.cache.slots, k, v);
       ({ key: k, value: v } = present);
     }
     const out = attention(q, k, v, {
@@ -175,7 +177,7 @@ export class LlamaDecoderLayer extends Module {
 
 export interface BaseModelOutput {
   lastHiddenState: Tensor;
-  pastKeyValues?: KVCache;
+  pastKeyValues?: DecoderCache;
 }
 
 export class LlamaModel extends Module {
@@ -229,10 +231,10 @@ export class LlamaModel extends Module {
       throw new ModelError(`${this.config.model_type}: positionIds must be [${B}, ${T}] or [1, ${T}], found [${positionIds.shape.join(', ')}]`);
     }
 
-    // Keys are the sequence itself, or every cache slot (unwritten ones are causally in the future).
-    const keyLen = cache ? cache.capacity : T;
-    const querySlots = cache ? cache.nextSlots(T) : undefined;
-    const keyValid = attentionMask ? (cache ? cacheKeyMask(attentionMask, cache, T) : attentionMask) : null;
+    // Keys are the sequence itself, or the cache's key columns (for KVCache every slot: unwritten ones are causally in the future).
+    const keyLen = cache ? cache.keyLength(T) : T;
+    const querySlots = cache ? cache.querySlots(T) : undefined;
+    const keyValid = attentionMask ? (cache ? cache.keyMask(attentionMask, T) : attentionMask) : null;
     const masks = new Map<number | null, AttentionMask>();
     const maskFor = (window: number | null): AttentionMask => {
       let m = masks.get(window);
@@ -249,7 +251,7 @@ export class LlamaModel extends Module {
     let i = 0;
     const checkpointing = this.gradientCheckpointing && this.training && !cache;
     for (const layer of this.layers) {
-      const layerCache = cache && querySlots ? { past: cache.layers[i]!, slots: querySlots } : null;
+      const layerCache = cache && querySlots ? { cache, layer: i, slots: querySlots } : null;
       const inputs = { cos, sin, mask: maskFor(this.arch.slidingWindows[i] ?? null), cache: layerCache };
       if (checkpointing) {
         const trainable = layer.parameters().filter((p) => p.requiresGrad).map((p) => p.value);

@@ -13,4 +13,4 @@ export {
   type RopeType, type RopeParameters, type RotaryConfig,
 } from './rotary.ts';
 export { attention, attentionMask, type AttentionOptions, type AttentionMask, type AttentionMaskOptions, type AttentionImplementation, type CausalMaskParts } from './attention.ts';
-export { getActivation, SUPPORTED_ACTIVATIONS, type Activation } from './activations.ts';
+export { activationClassName, getActivation, SUPPORTED_ACTIVATIONS, type Activation } from './activations.ts';

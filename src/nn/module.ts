@@ -49,6 +49,8 @@ export class Module {
   training = true;
   readonly #modules = new Map<string, Module>();
   readonly #parameters = new Map<string, Parameter | null>();
+  /** Modules transformers' class has that this one computes without a Module, by name: their class names. */
+  readonly #absent = new Map<string, string>();
 
   // ---- registration -------------------------------------------------------------------------------
 
@@ -117,6 +119,36 @@ export class Module {
 
   modules(): Module[] {
     return this.namedModules().map(([, m]) => m);
+  }
+
+  /**
+   * Record a child that transformers' class has under `name` but this one computes without a Module
+   * (LlamaMLP's `act_fn`, an activation function here). It holds nothing and takes no part in the
+   * forward; it is listed by namedModuleTree so that code that matches module paths as PEFT does over
+   * transformers' tree (a target_modules regex) sees the same paths and classes.
+   */
+  declareAbsentModule(name: string, className: string): void {
+    this.#checkName(name, 'module');
+    if (this.#modules.has(name) || this.#parameters.has(name)) throw new ModuleError(`${this.constructor.name}: "${name}" is already registered, cannot declare it absent`);
+    this.#absent.set(name, className);
+  }
+
+  /**
+   * transformers' named_modules(): every module with its path and class, the declared absent ones
+   * (`module` null) after their parent's real children, as transformers registers them last.
+   */
+  namedModuleTree(prefix = ''): { path: string; className: string; module: Module | null }[] {
+    const out: { path: string; className: string; module: Module | null }[] = [];
+    const seen = new Set<Module>();
+    const walk = (m: Module, path: string): void => {
+      if (seen.has(m)) return;
+      seen.add(m);
+      out.push({ path, className: m.constructor.name, module: m });
+      for (const [name, child] of m.#modules) walk(child, join(path, name));
+      for (const [name, className] of m.#absent) out.push({ path: join(path, name), className, module: null });
+    };
+    walk(this, prefix);
+    return out;
   }
 
   /** Parameters with their full names: own parameters first, then each child's, as torch orders them. */
@@ -198,6 +230,22 @@ export class Module {
 
   /** Hook for containers that index their children by position (ModuleList). */
   protected onChildReplaced(_name: string, _module: Module): void {}
+
+  /**
+   * Replace the parameter at a dotted path (torch's setattr of a Parameter): the owner's registry
+   * entry and, if the owner keeps the old parameter in a field of the same name, that field. Unties
+   * a shared parameter (tied embeddings) for this path only. The path must exist.
+   */
+  setParameter(path: string, param: Parameter): void {
+    const dot = path.lastIndexOf('.');
+    const owner = this.getSubmodule(dot < 0 ? '' : path.slice(0, dot));
+    const name = path.slice(dot + 1);
+    const old = owner.#parameters.get(name);
+    if (!old) throw new ModuleError(`setParameter: no parameter "${path}" to replace (${owner.constructor.name} has ${owner.namedOwnParameters().map(([n]) => n).join(', ') || 'no parameters'})`);
+    if (!(param instanceof Parameter)) throw new ModuleError(`setParameter("${path}"): expected a Parameter`);
+    owner.#parameters.set(name, param);
+    if (Object.prototype.hasOwnProperty.call(owner, name) && Reflect.get(owner, name) === old) Reflect.set(owner, name, param);
+  }
 
   /** The parameter at a dotted path (`model.norm.weight`). */
   getParameter(path: string): Parameter {

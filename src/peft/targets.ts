@@ -6,6 +6,7 @@
  */
 import type { PeftConfig, TargetSpec } from './config.ts';
 import { PeftError } from './errors.ts';
+import { pythonRegex } from './python-regex.ts';
 
 /** PEFT's TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING (Bone and MiSS use a copy), for the families supported here and their close relatives. */
 export const DEFAULT_TARGET_MODULES: Readonly<Record<string, readonly string[]>> = {
@@ -39,8 +40,13 @@ export interface TargetContext {
 
 export type MatchResult = 'matched' | 'excluded' | 'unmatched';
 
-/** Python's re.fullmatch / re.match with a JavaScript RegExp. */
-const fullmatch = (pattern: string, s: string): boolean => new RegExp(`^(?:${pattern})$`, 'su').test(s);
+/** Python's re.fullmatch with the pattern translated from Python's syntax (the config's fields checked it already). */
+const fullmatch = (pattern: string, s: string): boolean => pythonRegex(pattern, 'fullmatch').test(s);
+
+/** PEFT's re.match(rf"(^|.*\.){entry}($|\..*)", key) for a modules_to_save entry. */
+export const modulesToSavePattern = (entry: string): string => `(^|.*\\.)${entry}($|\\..*)`;
+/** PEFT's re.match(rf".*\.{pattern}\.(\d+)\.", key) for a layers_pattern. */
+export const layersPatternPattern = (pattern: string): string => `.*\\.${pattern}\\.(\\d+)\\.`;
 
 /** check_target_module_exists for one module name, against resolved (non-null) targets. */
 export function matchModule(config: PeftConfig, targets: TargetSpec, key: string): MatchResult {
@@ -48,7 +54,7 @@ export function matchModule(config: PeftConfig, targets: TargetSpec, key: string
   if (ex !== null && ex.length > 0) {
     if (typeof ex === 'string' ? fullmatch(ex, key) : ex.includes(key) || ex.some((e) => key.endsWith(`.${e}`))) return 'excluded';
   }
-  if (config.modulesToSave?.some((m) => new RegExp(`^(?:(^|.*\\.)${m}($|\\..*))`, 'su').test(key))) return 'excluded';
+  if (config.modulesToSave?.some((m) => pythonRegex(modulesToSavePattern(m), 'match').test(key))) return 'excluded';
   if (typeof targets === 'string') return fullmatch(targets, key) ? 'matched' : 'unmatched';
   if (targets.includes(key)) return 'matched';
   let found = targets.some((t) => key.endsWith(`.${t}`));
@@ -70,7 +76,7 @@ export function layerIndex(key: string, layersPattern: string | readonly string[
     return m ? Number(m[1]) : null;
   }
   for (const p of patterns) {
-    const m = new RegExp(`^.*\\.${p}\\.(\\d+)\\.`, 'su').exec(key);
+    const m = pythonRegex(layersPatternPattern(p), 'match').exec(key);
     if (m) return Number(m[1]);
   }
   return null;

@@ -11,6 +11,7 @@
  * const evalData = makeBatches(held, { batchSize: 8, padTokenId: tokenizer.padTokenId!, maxLength: 512, shuffle: false });
  * ```
  */
+import type { PathLike } from '../io/file-system.ts';
 import { readExamples, type ExampleFormat } from './data/examples.ts';
 import { tokenizeExamples, type DatasetTokenizer, type TokenizeOptions, type TokenizedDataset } from './data/tokenize.ts';
 
@@ -30,6 +31,7 @@ export {
   type Batch, type BatchableExample, type BatchShape, type BatchingOptions, type DataPosition, type PositionedBatch,
 } from './data/batching.ts';
 export { splitDataset, type DatasetSplit, type SplitOptions } from './data/split.ts';
+export { describeUnrepresentable, unrepresentableCharacters, type CoverageSummary, type CoverageTokenizer, type UnrepresentableCharacter } from './data/coverage.ts';
 
 export interface LoadedDataset extends TokenizedDataset {
   file: string;
@@ -37,7 +39,7 @@ export interface LoadedDataset extends TokenizedDataset {
 }
 
 /** Reads a JSONL training file (one format per file) and tokenizes it; errors name the file and line. */
-export async function loadJsonlDataset(file: string, tokenizer: DatasetTokenizer, options: TokenizeOptions = {}): Promise<LoadedDataset> {
+export async function loadJsonlDataset(file: PathLike, tokenizer: DatasetTokenizer, options: TokenizeOptions = {}): Promise<LoadedDataset> {
   const examples = await readExamples(file);
-  return { file, format: examples[0]!.format, ...tokenizeExamples(examples, tokenizer, options) };
+  return { file: String(file), format: examples[0]!.format, ...tokenizeExamples(examples, tokenizer, options) };
 }

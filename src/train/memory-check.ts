@@ -5,13 +5,12 @@
  * machine's available memory, and a cgroup limit where one applies). A run that does not fit is
  * otherwise killed by the kernel's OOM killer, without a word, minutes in.
  */
-import { readFileSync } from 'node:fs';
-import { freemem, totalmem } from 'node:os';
 import { Tensor, arenaBytes, estimateMemory, getDefaultGenerator, grad } from '../engine/index.ts';
 import { LlamaModel, setGradientCheckpointing, type CausalLM } from '../models/index.ts';
 import type { PeftModel } from '../peft/index.ts';
 import type { BatchShape } from './data.ts';
 
+/** The memory of the machine the step runs on, as the platform reports it (src/node/host-memory.ts in Node). */
 export interface HostMemory {
   /** The machine's memory. */
   totalBytes: number;
@@ -21,43 +20,6 @@ export interface HostMemory {
   limitBytes: number | null;
   /** This process's resident memory now (already its own, so not part of availableBytes). */
   processBytes: number;
-}
-
-function readNumber(path: string): number | null {
-  try {
-    const text = readFileSync(path, 'utf8').trim();
-    const n = Number(text);
-    return Number.isFinite(n) ? n : null; // cgroup v2 writes "max" for no limit
-  } catch {
-    return null;
-  }
-}
-
-/** /proc/meminfo's MemAvailable (free memory plus what the kernel can reclaim), or os.freemem(). */
-function machineAvailable(): number {
-  try {
-    const m = /^MemAvailable:\s+(\d+) kB$/m.exec(readFileSync('/proc/meminfo', 'utf8'));
-    if (m) return Number(m[1]) * 1024;
-  } catch { /* not Linux */ }
-  return freemem();
-}
-
-export function hostMemory(): HostMemory {
-  const totalBytes = totalmem();
-  const processBytes = process.memoryUsage().rss;
-  let availableBytes = machineAvailable();
-  let limitBytes: number | null = null;
-  // cgroup v2, then v1: the limit and what the group uses now (this process included).
-  for (const [limitFile, usageFile] of [['/sys/fs/cgroup/memory.max', '/sys/fs/cgroup/memory.current'],
-    ['/sys/fs/cgroup/memory/memory.limit_in_bytes', '/sys/fs/cgroup/memory/memory.usage_in_bytes']] as const) {
-    const limit = readNumber(limitFile);
-    if (limit === null || limit >= totalBytes) continue;
-    limitBytes = limit;
-    const usage = readNumber(usageFile);
-    if (usage !== null) availableBytes = Math.min(availableBytes, Math.max(0, limit - usage));
-    break;
-  }
-  return { totalBytes, availableBytes, limitBytes, processBytes };
 }
 
 export interface StepMemoryEstimate {
@@ -75,13 +37,13 @@ export interface StepMemoryEstimate {
 export interface EstimateOptions {
   /** Batches of packed rows (position and segment ids). */
   packing?: boolean;
-  /** What the process holds before the step (default: its resident memory now). */
-  baseBytes?: number;
+  /** What the process holds before the step (its resident memory now: HostMemory.processBytes). */
+  baseBytes: number;
   /** The step's session keeps an arena (setMemoryArena), which holds more than its peak (arenaBytes). Default true. */
   arena?: boolean;
 }
 
-export function estimateTrainingStep(peft: PeftModel<CausalLM>, shape: BatchShape, opts: EstimateOptions = {}): StepMemoryEstimate {
+export function estimateTrainingStep(peft: PeftModel<CausalLM>, shape: BatchShape, opts: EstimateOptions): StepMemoryEstimate {
   const [B, T] = shape;
   const ints = (value: number): Tensor => Tensor.fromData(new BigInt64Array(B * T).fill(BigInt(value)), [B, T], 'int64');
   const generator = getDefaultGenerator();
@@ -93,9 +55,8 @@ export function estimateTrainingStep(peft: PeftModel<CausalLM>, shape: BatchShap
     const { loss } = peft.forward({ inputIds: ints(0), attentionMask: ints(1), labels: ints(0), positionIds: positions, segmentIds: opts.packing ? ints(1) : null });
     const grads = grad(loss!, peft.trainableParameters().map(([, p]) => p.value));
     const est = estimateMemory([loss!, ...grads]);
-    const base = opts.baseBytes ?? process.memoryUsage().rss;
     const graph = est.peakBytes + est.constantBytes;
-    return { shape, graphPeakBytes: est.peakBytes, processPeakBytes: base + (opts.arena ?? true ? arenaBytes(graph) : graph) };
+    return { shape, graphPeakBytes: est.peakBytes, processPeakBytes: opts.baseBytes + (opts.arena ?? true ? arenaBytes(graph) : graph) };
   } finally {
     peft.train(wasTraining);
     generator.setState(rng);
@@ -120,8 +81,8 @@ export const CLOSE_SHARE = 0.85;
  * this process can have. With `arenas` (each shape's session keeps its run's memory for its next
  * run: setMemoryArena), every shape is estimated and their peaks add up.
  */
-export function checkTrainingMemory(peft: PeftModel<CausalLM>, shapes: readonly BatchShape[], opts: { packing?: boolean; host?: HostMemory; arenas?: boolean } = {}): MemoryCheck {
-  const host = opts.host ?? hostMemory();
+export function checkTrainingMemory(peft: PeftModel<CausalLM>, shapes: readonly BatchShape[], opts: { packing?: boolean; host: HostMemory; arenas?: boolean }): MemoryCheck {
+  const { host } = opts;
   const estimateOptions = { packing: opts.packing ?? false, baseBytes: host.processBytes, arena: opts.arenas ?? false };
   const distinct = shapes.filter((s, i) => shapes.findIndex((t) => t[0] === s[0] && t[1] === s[1]) === i);
   // The peak grows with the tokens of a batch and, for attention, with its length: the largest of each.
@@ -140,7 +101,7 @@ export function checkTrainingMemory(peft: PeftModel<CausalLM>, shapes: readonly 
 }
 
 /** The same estimate with every decoder layer checkpointed (what --gradient-checkpointing would need). */
-export function estimateWithCheckpointing(peft: PeftModel<CausalLM>, shape: BatchShape, opts: EstimateOptions = {}): StepMemoryEstimate {
+export function estimateWithCheckpointing(peft: PeftModel<CausalLM>, shape: BatchShape, opts: EstimateOptions): StepMemoryEstimate {
   const models = peft.model.modules().filter((m): m is LlamaModel => m instanceof LlamaModel);
   const before = models.map((m) => m.gradientCheckpointing);
   setGradientCheckpointing(peft.model, true);

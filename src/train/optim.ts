@@ -20,22 +20,70 @@ export interface ParamGroup {
 export interface PendingUpdate {
   /** Lazy tensors to realise in the same run as the loss. */
   readonly tensors: readonly Tensor[];
+  /** The new parameter values among them, in parameter order (checked before `commit`). */
+  readonly params: readonly Tensor[];
   /** After realisation: store the new parameters and optimizer state. */
   commit(): void;
+}
+
+/**
+ * What an optimizer carries from one step to the next (torch's `state_dict()`): the steps taken and
+ * its per-parameter buffers by name (AdamW's `m` and `v`, SGD's `buf`), one entry per parameter in
+ * parameter order, null where a buffer does not exist (yet).
+ */
+export interface OptimizerState {
+  step: number;
+  buffers: Record<string, (Tensor | null)[]>;
 }
 
 abstract class Optimizer {
   protected readonly params: Trainable[] = [];
   protected readonly decay: number[] = [];
-  /** Number of completed steps. */
-  stepCount = 0;
+  #steps = 0;
 
   constructor(groups: readonly ParamGroup[] | readonly Trainable[], defaultDecay: number) {
     const list = isGroupList(groups) ? groups : [{ params: groups as readonly Trainable[] }];
     for (const g of list) for (const p of g.params) { this.params.push(p); this.decay.push(g.weightDecay ?? defaultDecay); }
   }
 
+  /** Number of completed steps. */
+  get stepCount(): number { return this.#steps; }
+  protected set stepCount(n: number) { this.#steps = n; }
+
+  /** The names of the buffers `state()` holds; a saved state has these. */
+  abstract readonly bufferNames: readonly string[];
+  /** Whether a buffer must exist for every parameter (AdamW's moments) or may be absent (SGD's momentum before a step). */
+  protected abstract readonly buffersRequired: boolean;
+  protected abstract getBuffers(): Record<string, (Tensor | null)[]>;
+  protected abstract setBuffers(buffers: Record<string, (Tensor | null)[]>): void;
+
   abstract update(grads: readonly Tensor[], lr: number): PendingUpdate;
+
+  state(): OptimizerState {
+    return { step: this.#steps, buffers: this.getBuffers() };
+  }
+
+  /** Continue from a saved state (torch's `load_state_dict`): buffers are checked against the parameters first. */
+  loadState(state: OptimizerState): void {
+    for (const name of this.bufferNames) {
+      const list = state.buffers[name];
+      if (!list || list.length !== this.params.length) {
+        throw new Error(`${this.constructor.name}.loadState: expected ${this.params.length} "${name}" buffers (one per parameter), found ${list?.length ?? 0}`);
+      }
+      list.forEach((t, i) => {
+        if (t === null) {
+          if (this.buffersRequired) throw new Error(`${this.constructor.name}.loadState: "${name}" buffer ${i} is missing`);
+          return;
+        }
+        const p = this.params[i]!.value;
+        if (t.shape.join(',') !== p.shape.join(',')) {
+          throw new Error(`${this.constructor.name}.loadState: "${name}" buffer ${i} has shape [${t.shape.join(', ')}], its parameter [${p.shape.join(', ')}]`);
+        }
+      });
+    }
+    this.setBuffers(Object.fromEntries(this.bufferNames.map((n) => [n, [...state.buffers[n]!]])));
+    this.#steps = state.step;
+  }
 
   protected checkGrads(grads: readonly Tensor[]): void {
     if (grads.length !== this.params.length) {
@@ -61,26 +109,28 @@ export interface AdamWOptions {
   weightDecay?: number;
 }
 
-export interface AdamWState {
-  step: number;
-  m: Tensor[];
-  v: Tensor[];
-}
-
 /** torch.optim.AdamW. */
 export class AdamW extends Optimizer {
   readonly beta1: number;
   readonly beta2: number;
   readonly eps: number;
-  m: Tensor[];
-  v: Tensor[];
+  readonly bufferNames = ['m', 'v'] as const;
+  protected readonly buffersRequired = true;
+  #m: Tensor[];
+  #v: Tensor[];
 
   constructor(params: readonly ParamGroup[] | readonly Trainable[], opts: AdamWOptions = {}) {
     super(params, opts.weightDecay ?? 0.01);
     [this.beta1, this.beta2] = opts.betas ?? [0.9, 0.999];
     this.eps = opts.eps ?? 1e-8;
-    this.m = this.params.map((p) => Tensor.zeros(p.value.shape, p.value.dtype));
-    this.v = this.params.map((p) => Tensor.zeros(p.value.shape, p.value.dtype));
+    this.#m = this.params.map((p) => Tensor.zeros(p.value.shape, p.value.dtype));
+    this.#v = this.params.map((p) => Tensor.zeros(p.value.shape, p.value.dtype));
+  }
+
+  protected getBuffers(): Record<string, Tensor[]> { return { m: [...this.#m], v: [...this.#v] }; }
+  protected setBuffers(b: Record<string, (Tensor | null)[]>): void {
+    this.#m = b.m as Tensor[];
+    this.#v = b.v as Tensor[];
   }
 
   update(grads: readonly Tensor[], lr: number): PendingUpdate {
@@ -96,9 +146,9 @@ export class AdamW extends Optimizer {
       const g = grads[i]!;
       const decayFactor = Tensor.scalar(1 - lr * this.decay[i]!, dtype);
       const decayed = this.decay[i] === 0 ? p.value : p.value.mul(decayFactor);
-      const m = this.m[i]!;
+      const m = this.#m[i]!;
       const mNew = m.add(g.sub(m).mul(1 - this.beta1)); // exp_avg.lerp_(grad, 1 - beta1)
-      const vNew = this.v[i]!.mul(this.beta2).add(g.mul(g).mul(1 - this.beta2));
+      const vNew = this.#v[i]!.mul(this.beta2).add(g.mul(g).mul(1 - this.beta2));
       const denom = vNew.sqrt().div(Tensor.scalar(bc2Sqrt, dtype)).add(this.eps);
       newParams.push(decayed.sub(mNew.div(denom).mul(Tensor.scalar(stepSize, dtype))));
       newM.push(mNew);
@@ -106,24 +156,14 @@ export class AdamW extends Optimizer {
     });
     return {
       tensors: [...newParams, ...newM, ...newV],
+      params: newParams,
       commit: () => {
-        this.params.forEach((p, i) => { p.value = detachRealised(newParams[i]!, p.value.requiresGrad); });
-        this.m = newM.map((x) => x.detach());
-        this.v = newV.map((x) => x.detach());
+        this.params.forEach((p, i) => { p.value = newParams[i]!.detach(); });
+        this.#m = newM.map((x) => x.detach());
+        this.#v = newV.map((x) => x.detach());
         this.stepCount = t;
       },
     };
-  }
-
-  getState(): AdamWState { return { step: this.stepCount, m: this.m, v: this.v }; }
-
-  setState(s: AdamWState): void {
-    if (s.m.length !== this.params.length || s.v.length !== this.params.length) {
-      throw new Error(`AdamW.setState: expected moments for ${this.params.length} parameters, found ${s.m.length}/${s.v.length}`);
-    }
-    this.stepCount = s.step;
-    this.m = [...s.m];
-    this.v = [...s.v];
   }
 }
 
@@ -135,13 +175,18 @@ export interface SGDOptions {
 /** torch.optim.SGD (with optional momentum and coupled L2 weight decay, no dampening or Nesterov). */
 export class SGD extends Optimizer {
   readonly momentum: number;
-  buf: (Tensor | null)[];
+  readonly bufferNames = ['buf'] as const;
+  protected readonly buffersRequired = false;
+  #buf: (Tensor | null)[];
 
   constructor(params: readonly ParamGroup[] | readonly Trainable[], opts: SGDOptions = {}) {
     super(params, opts.weightDecay ?? 0);
     this.momentum = opts.momentum ?? 0;
-    this.buf = this.params.map(() => null);
+    this.#buf = this.params.map(() => null);
   }
+
+  protected getBuffers(): Record<string, (Tensor | null)[]> { return { buf: [...this.#buf] }; }
+  protected setBuffers(b: Record<string, (Tensor | null)[]>): void { this.#buf = b.buf!; }
 
   update(grads: readonly Tensor[], lr: number): PendingUpdate {
     this.checkGrads(grads);
@@ -150,7 +195,7 @@ export class SGD extends Optimizer {
     this.params.forEach((p, i) => {
       let d = this.decay[i] ? grads[i]!.add(p.value.mul(this.decay[i]!)) : grads[i]!;
       if (this.momentum) {
-        const prev = this.buf[i];
+        const prev = this.#buf[i];
         d = prev ? prev.mul(this.momentum).add(d) : d;
         newBuf.push(d);
       } else newBuf.push(null);
@@ -158,19 +203,14 @@ export class SGD extends Optimizer {
     });
     return {
       tensors: [...newParams, ...newBuf.filter((b): b is Tensor => b !== null)],
+      params: newParams,
       commit: () => {
-        this.params.forEach((p, i) => { p.value = detachRealised(newParams[i]!, p.value.requiresGrad); });
-        this.buf = newBuf.map((b) => b?.detach() ?? null);
-        this.stepCount++;
+        this.params.forEach((p, i) => { p.value = newParams[i]!.detach(); });
+        this.#buf = newBuf.map((b) => b?.detach() ?? null);
+        this.stepCount += 1;
       },
     };
   }
-}
-
-function detachRealised(t: Tensor, requiresGrad: boolean): Tensor {
-  const d = t.detach();
-  d.requiresGrad = requiresGrad;
-  return d;
 }
 
 /**

@@ -4,14 +4,13 @@
  * accumulation, a learning-rate schedule, evaluation, NaN detection, events for logging, and
  * checkpoints that resume exactly.
  */
-import { Tensor, getDefaultGenerator, grad, manualSeed, realize } from '../engine/index.ts';
+import { Tensor, getDefaultGenerator, grad, manualSeed, nonFiniteTensors, realize } from '../engine/index.ts';
 import type { CausalLM } from '../models/index.ts';
-import { join } from 'node:path';
-import { readSafetensors } from '../io/safetensors.ts';
-import { ADAPTER_WEIGHTS_NAME, type PeftModel } from '../peft/index.ts';
-import { savedKey } from '../peft/checkpoint.ts';
+import type { PeftModel } from '../peft/index.ts';
 import type { Parameter } from '../nn/index.ts';
-import { latestCheckpoint, pruneCheckpoints, readCheckpoint, writeCheckpoint, type TrainerState } from './checkpoint.ts';
+import { pathRef, type PathLike } from '../io/file-system.ts';
+import { latestCheckpointRef, pruneCheckpoints, readCheckpoint, writeCheckpoint, type TrainerState } from './trainer-checkpoint.ts';
+import { divergence } from './divergence.ts';
 import { AdamW, SGD, clipGradNorm, type ParamGroup } from './optim.ts';
 import { lrMultiplier, type ScheduleName } from './schedule.ts';
 
@@ -54,8 +53,8 @@ export interface TrainerOptions {
   evalData?: TrainData;
   /** Evaluate every N optimizer steps (and at the end) when evalData is given. */
   evalEvery?: number;
-  /** Folder for checkpoints; none are written without it. */
-  outputDir?: string;
+  /** Folder for checkpoints (a path, or a PathRef such as a memory file system's); none are written without it. */
+  outputDir?: PathLike;
   saveEvery?: number;
   /** Keep only the newest N checkpoints (default 2). */
   saveTotalLimit?: number;
@@ -174,12 +173,20 @@ export class Trainer {
     const update = this.optimizer.update(grads, lr);
     await realize([loss, ...(gradNorm ? [gradNorm] : []), ...update.tensors]);
     lossSum += await loss.item();
-    if (!Number.isFinite(lossSum)) {
-      throw new TrainingError(`the loss became ${lossSum} at step ${this.#step + 1}; the adapter was not updated. Lower the learning rate (${this.opts.lr}) or check the data.`);
+    const norm = gradNorm ? await gradNorm.item() : null;
+    const first = this.history[0];
+    const vocabSize = this.peft.model.config.vocab_size;
+    const diverged = divergence({
+      step: this.#step + 1, loss: lossSum, gradNorm: norm, vocabSize,
+      first: first && { loss: first.loss, gradNorm: first.gradNorm },
+      params: await Promise.all(update.params.map(async (t, i) => [this.params[i]![0], await t.floats()] as const)),
+    });
+    if (diverged !== null) {
+      throw new TrainingError(`step ${this.#step + 1}: the run diverged: ${diverged}; the adapter was not updated. Lower the learning rate (${this.opts.lr}; 1e-4 to 1e-3 is usual for adapters) or check the data.`);
     }
     update.commit();
     this.#step++;
-    return { loss: lossSum, gradNorm: gradNorm ? await gradNorm.item() : null, tokens, lr };
+    return { loss: lossSum, gradNorm: norm, tokens, lr };
   }
 
   /** Mean loss per kept label over the evaluation batches (no gradients, dropout off). */
@@ -210,46 +217,27 @@ export class Trainer {
     };
   }
 
-  #optimizerTensors(): Map<string, Tensor> {
-    const out = new Map<string, Tensor>();
-    const opt = this.optimizer;
-    this.params.forEach(([name], i) => {
-      if (opt instanceof AdamW) {
-        out.set(`m.${name}`, opt.m[i]!);
-        out.set(`v.${name}`, opt.v[i]!);
-      } else if (opt.buf[i]) out.set(`buf.${name}`, opt.buf[i]!);
-    });
-    return out;
-  }
-
   async saveCheckpoint(): Promise<string> {
     if (!this.opts.outputDir) throw new TrainingError('saveCheckpoint: no outputDir');
-    const dir = await writeCheckpoint(this.opts.outputDir, this.peft, this.#state(), this.#optimizerTensors());
+    const dir = await writeCheckpoint(this.opts.outputDir, {
+      peft: this.peft, optimizer: this.optimizer.state(), paramNames: this.params.map(([name]) => name), trainer: this.#state(),
+    });
     await pruneCheckpoints(this.opts.outputDir, this.opts.saveTotalLimit);
     this.opts.onEvent?.({ type: 'checkpoint', step: this.#step, dir });
     return dir;
   }
 
   /** Restore adapter, optimizer, position and RNG from a checkpoint folder. */
-  async restore(dir: string): Promise<void> {
-    const { state, optimizer } = await readCheckpoint(dir);
-    const { tensors } = await readSafetensors(join(dir, ADAPTER_WEIGHTS_NAME));
-    const adapterName = this.peft.activeAdapter;
-    const prefix = this.peft.peftConfig.get(adapterName)!.prefix;
-    for (const [name, p] of this.params) {
-      const key = savedKey(name, prefix, adapterName) ?? name;
-      const t = tensors.get(key);
-      if (!t || t.dtype !== 'F32') throw new TrainingError(`${dir}: checkpoint has no float32 tensor ${key} for ${name}`);
-      p.value = Tensor.fromData(t.data, t.shape);
-      p.value.requiresGrad = true;
+  async restore(dir: PathLike): Promise<void> {
+    const saved = await readCheckpoint(dir, this.params.map(([name]) => name), this.optimizer.bufferNames);
+    const { missing } = await this.peft.loadState(saved.adapter, this.peft.activeAdapter, { where: String(dir) });
+    if (missing.length) throw new TrainingError(`${dir}: the checkpoint's adapter has no tensor for ${missing.join(', ')}`);
+    try {
+      this.optimizer.loadState(saved.optimizer);
+    } catch (e) {
+      throw new TrainingError(`${dir}: the optimizer state does not fit this run: ${(e as Error).message}`, { cause: e });
     }
-    const take = (prefix: string): Tensor[] => this.params.map(([name]) => {
-      const t = optimizer.get(`${prefix}.${name}`);
-      if (!t) throw new TrainingError(`${dir}: optimizer state has no ${prefix}.${name}`);
-      return t;
-    });
-    if (this.optimizer instanceof AdamW) this.optimizer.setState({ step: state.step, m: take('m'), v: take('v') });
-    else { this.optimizer.buf = this.params.map(([name]) => optimizer.get(`buf.${name}`) ?? null); this.optimizer.stepCount = state.step; }
+    const state = saved.trainer;
     this.#step = state.step;
     this.#epoch = state.epoch;
     this.#batchIndex = state.batchIndex;
@@ -262,10 +250,14 @@ export class Trainer {
     manualSeed(o.seed);
     let resumedFrom: string | null = null;
     if (o.resume && o.outputDir) {
-      resumedFrom = await latestCheckpoint(o.outputDir);
-      if (resumedFrom) await this.restore(resumedFrom);
+      const latest = await latestCheckpointRef(pathRef(o.outputDir));
+      if (latest) await this.restore(latest);
+      resumedFrom = latest?.path ?? null;
     }
     const total = this.totalSteps();
+    // A NaN in a trainable tensor makes every loss NaN: refuse at the start, naming the tensor, not at step 1.
+    const bad = await nonFiniteTensors(new Map(this.params.map(([name, p]) => [name, p.value])));
+    if (bad.length) throw new TrainingError(`the trainable parameters hold non-finite values before training starts:\n  ${bad.join('\n  ')}\nSet them to finite values (a new adapter starts from its initialization).`);
     o.onEvent?.({ type: 'start', totalSteps: total, startStep: this.#step, trainable: this.params.reduce((n, [, p]) => n + p.size, 0), resumedFrom });
     this.peft.train();
     let reason: TrainResult['reason'] = 'completed';

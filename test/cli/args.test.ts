@@ -103,6 +103,13 @@ describe('parseCommandLine', () => {
 });
 
 describe('checks after parsing', () => {
+  test('checkOptions: options from code are checked as flags are; a key that is no option is refused with the near miss', () => {
+    assert.deepEqual(checkOptions(syntax, { model: 'm', r: 8, io: {} }, 'runDemo options'), { model: 'm', r: 8 });
+    assert.equal(usageMessage(() => checkOptions(syntax, { model: 'm', maxStep: 3 }, 'runDemo options')),
+      `runDemo options.maxStep is not an option of bone demo. Did you mean maxSteps? Options: ${Object.keys(syntax.options).join(', ')}`);
+    assert.equal(usageMessage(() => checkOptions(syntax, { r: 'eight' }, 'runDemo options')), 'runDemo options.r expects an integer ≥ 1, found "eight"');
+  });
+
   test('requireOptions names the missing flag and what it is', () => {
     assert.equal(usageMessage(() => requireOptions(syntax, {})), 'missing --model DIR: expected the model folder');
     requireOptions(syntax, { model: 'x' });

@@ -61,7 +61,7 @@ describe('bone train → resume → inspect → merge → generate → convert',
     const io = captureIO();
     const code = await main(['train', '--config', config, '--r', '8', '--max-steps', '4', '--save-every', '2', '--log-every', '2'], io);
     assert.equal(code, 0, io.err());
-    assert.deepEqual((await readdir(run())).sort(), ['adapter_config.json', 'adapter_model.safetensors', 'checkpoint-2', 'checkpoint-4', 'report.html']);
+    assert.deepEqual((await readdir(run())).sort(), ['README.md', 'adapter_config.json', 'adapter_model.safetensors', 'checkpoint-2', 'checkpoint-4', 'report.html']);
     const adapterConfig = JSON.parse(await readFile(join(run(), 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
     assert.equal(adapterConfig.peft_type, 'MISS');
     assert.equal(adapterConfig.r, 8);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { adapterConfigFor, modeName } from '../../src/cli/method.ts';
+import { adapterConfigFor } from '../../src/cli/method.ts';
+import { modeName } from '../../src/peft/index.ts';
 import { BoneConfig, LoraConfig, MissConfig } from '../../src/peft/index.ts';
 
 test('--method picks the PEFT config and mode; r defaults to 64; targets default to PEFT\'s choice', () => {

@@ -47,7 +47,7 @@ describe('bone (top level)', () => {
   });
 
   test('an unknown command lists the commands', async () => {
-    await usageError(['frobnicate'], /^bone: unknown command "frobnicate"\. Expected one of: train, generate, merge, convert, inspect, bench, --help, --version\./);
+    await usageError(['frobnicate'], /^bone: unknown command "frobnicate"\. Expected one of: train, generate, merge, export, convert, inspect, bench, --help, --version\./);
   });
 
   test('every command has --help with its usage line, exit 0', async () => {
@@ -151,12 +151,14 @@ describe('bone generate, merge, convert, inspect, bench', () => {
   });
 
   test('convert', async () => {
-    await usageError(['convert', '--adapter', ADAPTER], /missing --out DIR: expected the folder to write the MiSS adapter to/);
+    await usageError(['convert', '--adapter', ADAPTER], /missing --out DIR: expected the folder to write the LoRA or MiSS adapter to/);
     await usageError(['convert', '--adapter', join(dir, 'none'), '--out', join(dir, 'c')], /--adapter expects an adapter folder .*: no such folder/);
-    // a MiSS adapter is not a Bone one: the work fails (exit 1) with PEFT's reason
+    // a MiSS adapter converts to LoRA only, which needs the base model: the work fails (exit 1) saying so
     const { code, err } = await bone('convert', '--adapter', ADAPTER, '--out', join(dir, 'c'));
     assert.equal(code, 1);
-    assert.match(err, /expected peft_type "BONE" to convert, found "MISS"/);
+    assert.match(err, /base_model_name_or_path is null, and converting to LoRA needs the base model .*--model DIR/);
+    await usageError(['convert', '--to', 'miss', '--adapter', ADAPTER, '--out', join(dir, 'c')], /--to miss: a MISS adapter converts to lora/);
+    await usageError(['convert', '--adapter', ADAPTER, '--out', join(dir, 'c'), '--rank', '1.5'], /--rank expects an integer ≥ 1 or a share in \(0, 1\] such as 0\.99, found "1\.5"/);
   });
 
   test('inspect', async () => {

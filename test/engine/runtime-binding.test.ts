@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, describe, test } from 'node:test';
 import { RuntimeUnavailableError } from '../../src/engine/index.ts';
-import { loadOrtNode } from '../../src/engine/runtime/ort-node.ts';
+import { loadOrtNode } from '../../src/node/ort-node.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'bone-ort-binding-'));

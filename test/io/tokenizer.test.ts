@@ -357,10 +357,32 @@ describe('chatml fixture (SmolLM2-like)', () => {
     assert.equal(assistantText, 'A1<|im_end|>\nA2<|im_end|>\n');
   });
 
-  it('rejects a template that does not render prefixes as prefixes', async () => {
+  it("strips the characters Python's str.strip(chars) does, not whitespace", async () => {
     const tokenizer = await loadTokenizer(dir);
+    const template = "{{ '\\n  x  \\n'.lstrip('\\n') }}|{{ 'xxaxx'.strip('x') }}|{{ ' a '.rstrip() }}|{{ '\\n b\\n'.strip('\\n ') }}";
+    assert.equal(tokenizer.applyChatTemplate(conversation, { chatTemplate: template, tokenize: false }), '  x  \n|a| a|b');
+  });
+
+  it('finds the turns of a template that does not render prefixes as prefixes', async () => {
+    const tokenizer = await loadTokenizer(dir);
+    // The count changes with every message, so no shorter conversation renders as a prefix of this one.
     const counting = '{{ messages | length }}{% for m in messages %}|{{ m.content }}{% endfor %}';
-    throwsTokenizerError(() => tokenizer.encodeChat(conversation, { chatTemplate: counting }), /up to message 1 as a prefix/);
+    const { text, inputIds, assistantMask } = tokenizer.encodeChat(conversation, { chatTemplate: counting });
+    assert.equal(text, '2|Hi there!|Hello! How can I help?');
+    assert.equal(tokenizer.decode(inputIds.filter((_, i) => assistantMask[i] === 1)), '|Hello! How can I help?');
+  });
+
+  it('names what it cannot do when a template hides its turns', async () => {
+    const tokenizer = await loadTokenizer(dir);
+    const byIndex = '{% for i in range(messages | length) %}|{{ messages[i].content }}{% endfor %}';
+    throwsTokenizerError(() => tokenizer.encodeChat(conversation, { chatTemplate: byIndex }),
+      /cannot locate assistant message 1: the chat template writes nothing for it while iterating over the messages/);
+    const twice = '{% for m in messages %}{{ m.content }}{% endfor %}{% for m in messages %}{{ m.content }}{% endfor %}';
+    throwsTokenizerError(() => tokenizer.encodeChat(conversation, { chatTemplate: twice }), /writes message 1 2 times/);
+    const strayMarker = [{ role: 'user', content: 'a \uFDD3 b' }, { role: 'assistant', content: 'c' }];
+    throwsTokenizerError(() => tokenizer.encodeChat(strayMarker), /contains U\+FDD3, a Unicode noncharacter/);
+    const unclosed = '{% for m in messages %}{% generation %}{{ m.content }}{% endfor %}';
+    throwsTokenizerError(() => tokenizer.encodeChat(conversation, { chatTemplate: unclosed }), /invalid chat template/);
   });
 
   it('reports template errors with where the template came from', async () => {

@@ -74,3 +74,9 @@ test('mistral keeps its default sliding window of 4096', () => {
   assert.equal(parseConfig({ model_type: 'mistral', ...tiny }).sliding_window, 4096);
   assert.equal(parseConfig({ model_type: 'mistral', ...tiny, sliding_window: null }).sliding_window, null);
 });
+
+test('an odd head_dim derived from heads that do not divide hidden_size says where it came from', () => {
+  assert.throws(() => parseConfig({ model_type: 'llama', ...tiny, hidden_size: 36, num_attention_heads: 5, num_key_value_heads: 5 }),
+    /rotary embeddings need an even head_dim, found 7 \(no "head_dim" is given, so it is hidden_size 36 \/\/ num_attention_heads 5, and 5 does not divide 36\)/);
+  assert.throws(() => parseConfig({ model_type: 'llama', ...tiny, head_dim: 7 }), /need an even head_dim, found 7$/);
+});

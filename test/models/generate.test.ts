@@ -117,3 +117,10 @@ test('right-padded prompts are refused', async () => {
   const { model } = await fixture();
   await assert.rejects(generate(model, [[5, 6, 0], [5, 6, 7]], { maxNewTokens: 2, attentionMask: [[1, 1, 0], [1, 1, 1]] }), /rows 0 are right-padded/);
 });
+
+test('generation refuses NaN logits instead of printing an empty completion', async () => {
+  const { model } = await fixture();
+  const p = model.getParameter('model.norm.weight');
+  p.value = Tensor.fromData(new Float32Array(p.size).fill(NaN), p.shape);
+  await assert.rejects(generate(model, [[1, 2, 3]], { maxNewTokens: 3 }), /^ModelError: generate: the logits of new token 1 hold \d+ NaN, 0 Inf \(first at flat index 0\): the model's weights or an adapter on it produce non-finite values/);
+});

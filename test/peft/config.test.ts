@@ -70,3 +70,12 @@ test('pythonJsonDumps matches json.dumps(indent=2, sort_keys=True)', () => {
   const expected = '{\n  "a": 0.5,\n  "b": [\n    1,\n    {\n      "a": "\\u00e9",\n      "z": null\n    }\n  ],\n  "d": {},\n  "e": []\n}';
   assert.equal(pythonJsonDumps({ b: [1, { z: null, a: 'é' }], a: 0.5, e: [], d: {} }), expected);
 });
+
+test('a file\'s values are checked by their field: the message names the file, the key and the JSON type found', () => {
+  const o = JSON.parse(fixture('llama-miss-default')) as Record<string, JsonValue>;
+  assert.throws(() => MissConfig.fromJSON({ ...o, r: '16' }, () => undefined, 'run/adapter_config.json'),
+    /^PeftError: run\/adapter_config.json: `r` should be a positive integer value but the value passed is "16" \(a string\) \(MissConfig\)$/);
+  assert.throws(() => MissConfig.fromJSON({ ...o, mini_r: 2.5 }, () => undefined, 'a.json'), /a\.json: "mini_r" must be a positive integer, found 2\.5 \(mini_r: The rank along out_features/);
+  assert.throws(() => LoraConfig.fromJSON({ ...JSON.parse(fixture('llama-lora')), init_lora_weights: 'pissa' }, () => undefined), /"init_lora_weights" must be true, false or 'gaussian', found "pissa" \(a string\)/);
+  assert.throws(() => MissConfig.fromOptions({ r: 8, miniRank: 2 }), /MissConfig: unknown option\(s\) miniRank; its options are .*miniR/);
+});

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readSafetensors } from '../../src/io/safetensors.ts';
-import { convertBoneToMiss } from '../../src/peft/convert.ts';
+import { convertBoneToMiss } from '../../src/peft/index.ts';
 
 const ref = (c: string): string => new URL(`../fixtures/reference/${c}/adapter`, import.meta.url).pathname;
 

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { getDefaultGenerator, manualSeed } from '../../src/engine/index.ts';
 import { MissConfig, getPeftModel } from '../../src/peft/index.ts';
-import { CLOSE_SHARE, checkTrainingMemory, estimateTrainingStep, estimateWithCheckpointing, hostMemory } from '../../src/train/memory-check.ts';
+import { hostMemory } from '../../src/node/host-memory.ts';
+import { CLOSE_SHARE, checkTrainingMemory, estimateTrainingStep, estimateWithCheckpointing } from '../../src/train/memory-check.ts';
 import { ROOT, loadFixtureModel } from '../models/helpers.ts';
 
 test('hostMemory: the machine total, what is available to this process, its own resident memory', () => {

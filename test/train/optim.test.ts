@@ -83,3 +83,32 @@ test('schedules match transformers (constant, linear, cosine with warmup)', () =
   }
   assert.throws(() => lrMultiplier(5, { name: 'linear' }), /needs totalSteps/);
 });
+
+test('state() / loadState(): a second optimizer continued from the first\'s state takes the same steps; bad states are refused', async () => {
+  for (const make of [(ps: Trainable[]) => new AdamW(ps, { weightDecay: 0.01 }), (ps: Trainable[]) => new SGD(ps, { momentum: 0.9 })]) {
+    const fresh = (): Trainable[] => ref.params0.map((p, i) => ({ value: f32(p, ref.shapes[i]!) }));
+    const step = async (opt: AdamW | SGD, k: number): Promise<void> => {
+      const pending = opt.update(ref.grads[k]!.map((g, i) => f32(g, ref.shapes[i]!)), ref.lrs[k]!);
+      await realize(pending.tensors);
+      pending.commit();
+    };
+    const a = fresh();
+    const first = make(a);
+    await step(first, 0);
+    await step(first, 1);
+    const b = a.map((p) => ({ value: p.value }));
+    const second = make(b);
+    second.loadState(first.state());
+    assert.equal(second.stepCount, 2);
+    await step(first, 2);
+    await step(second, 2);
+    // the same float32 graph on the same inputs: identical
+    for (let i = 0; i < a.length; i++) assert.equal(maxAbsDiff(await a[i]!.value.floats(), await b[i]!.value.floats()), 0);
+    const state = first.state();
+    const name = first.bufferNames[0]!;
+    assert.throws(() => make(fresh()).loadState({ step: 1, buffers: { ...state.buffers, [name]: state.buffers[name]!.slice(1) } }),
+      new RegExp(`expected ${a.length} "${name}" buffers \\(one per parameter\\), found ${a.length - 1}`));
+    const wrongShape = state.buffers[name]!.map((t, i) => (i === 0 ? Tensor.zeros([1]) : t));
+    assert.throws(() => make(fresh()).loadState({ step: 1, buffers: { ...state.buffers, [name]: wrongShape } }), /buffer 0 has shape \[1\], its parameter \[/);
+  }
+});

@@ -1,5 +1,7 @@
 /** A tiny training setup shared by the trainer tests and the child process that the resume test kills. */
 import { join } from 'node:path';
+// Also the entry of a child process (the resume test), which gets no preloaded platform.
+import '../../src/node/install.ts';
 import { Generator, Tensor } from '../../src/engine/index.ts';
 import type { CausalLM } from '../../src/models/index.ts';
 import { MissConfig, getPeftModel, type PeftModel } from '../../src/peft/index.ts';

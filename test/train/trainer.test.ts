@@ -58,8 +58,30 @@ test('a NaN loss stops the run with a message naming the step, without updating 
   const poisoned = Float32Array.from(await p.value.floats());
   poisoned[0] = NaN;
   p.value = Tensor.fromData(poisoned, p.shape);
-  await assert.rejects(trainer.trainStep(), (e: Error) => e instanceof TrainingError && /the loss became NaN at step 2/.test(e.message));
+  await assert.rejects(trainer.trainStep(), (e: Error) => e instanceof TrainingError && /^step 2: the run diverged: the loss became NaN; the adapter was not updated/.test(e.message));
   assert.equal(trainer.step, 1);
+});
+
+test('a trainable tensor with a NaN stops the run before step 1, naming the tensor', async () => {
+  const trainer = await tinyTrainer({ maxSteps: 2 });
+  const [name, p] = trainer.params[1]!;
+  const poisoned = Float32Array.from(await p.value.floats());
+  poisoned[5] = NaN;
+  p.value = Tensor.fromData(poisoned, p.shape);
+  await assert.rejects(trainer.run(), (e: Error) => e instanceof TrainingError
+    && e.message.includes(`the trainable parameters hold non-finite values before training starts:\n  ${name} float32[${p.shape.join(', ')}]: 1 NaN, 0 Inf (first at flat index 5)`));
+  assert.equal(trainer.step, 0);
+});
+
+test('divergence: --lr 1e9 stops at step 1 with the tensor and its size; a usual run, at 2e-2, trips no limit', async () => {
+  // AdamW's first step moves every weight by about lr: 1e9 here, while the loss stays finite.
+  const trainer = await tinyTrainer({ maxSteps: 3, lr: 1e9, warmupSteps: 0, schedule: 'constant' });
+  const before = await Promise.all(trainer.params.map(([, p]) => p.value.floats()));
+  await assert.rejects(trainer.run(), (e: Error) => e instanceof TrainingError
+    && /^step 1: the run diverged: the update would make base_model\.model\.\S+ reach \|value\| 1\.00e\+9, above 1000 .*the adapter was not updated\. Lower the learning rate \(1000000000;/.test(e.message));
+  assert.equal(trainer.step, 0);
+  const after = await Promise.all(trainer.params.map(([, p]) => p.value.floats()));
+  assert.deepEqual(after, before, 'nothing was committed');
 });
 
 async function runChild(dir: string, killAfterCheckpoint?: number): Promise<'done' | 'killed'> {

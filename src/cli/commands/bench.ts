@@ -16,7 +16,7 @@ import {
 import type { Command } from '../command.ts';
 import { formatCount, formatNumber, formatShort, println, processIO, type CliIO } from '../io.ts';
 import { applyMemoryOptions, MEMORY_OPTIONS } from '../memory.ts';
-import { ADAPTER_OPTIONS, adapterConfigFor } from '../method.ts';
+import { ADAPTER_OPTIONS, adapterConfigFor, checkMethodFlags, type MethodFlagValues } from '../method.ts';
 import { checkModelPath } from '../paths.ts';
 
 /** HuggingFaceTB/SmolLM2-135M's config.json (the shapes; the weights are random). */
@@ -47,7 +47,7 @@ export const benchSyntax = {
   notes: 'BONE_THREADS=n sets ONNX Runtime\'s thread count (default: all cores).\nExample: bone bench --layers 4 --batch-size 2 --seq-len 128',
 } as const satisfies CommandSyntax<OptionSpecs>;
 
-export type BenchOptions = OptionValues<typeof BENCH_OPTIONS> & { io?: CliIO; quiet?: boolean };
+export type BenchOptions = OptionValues<typeof BENCH_OPTIONS> & MethodFlagValues & { io?: CliIO; quiet?: boolean };
 
 export interface BenchResult {
   model: string;
@@ -110,7 +110,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     throw new UsageError('bench', `--layers applies to the built-in model only, found --model ${given.model} too`);
   }
   if (given.model !== undefined) await checkModelPath('bench', '--model', given.model);
-  const o = withDefaults(benchSyntax, given);
+  checkMethodFlags('bench', given);
+  const o: OptionValues<typeof BENCH_OPTIONS> & MethodFlagValues = withDefaults(benchSyntax, given);
   const io = options.io ?? processIO();
   const say = (line: string): void => { if (!options.quiet) println(io.stdout, line); };
 
@@ -137,7 +138,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
   peft.train();
   const threads = Number(process.env.BONE_THREADS) || availableParallelism();
   say(`model: ${description} (${c.model_type}, ${c.num_hidden_layers} layers, hidden ${c.hidden_size}, vocab ${c.vocab_size}; ${formatShort(counts.all)} parameters)`);
-  say(`adapter: --method ${o.method} r ${o.r}, ${formatCount(counts.trainable)} trainable parameters`);
+  say(`adapter: --method ${o.method} r ${String(o.r)}, ${formatCount(counts.trainable)} trainable parameters`);
   say(`batch: ${o.batchSize} × ${o.seqLen} tokens; ${o.warmup} warmup + ${o.steps} timed steps; ${threads} threads`);
 
   const timeStep = async (): Promise<number> => {

@@ -5,13 +5,13 @@
  * in the tokenizer's chat template and opens the assistant's turn.
  */
 import { loadTokenizer } from '../../io/tokenizer.ts';
-import { loadPretrained } from '../../io/model-folder.ts';
+import { loadPretrained, resolveModelFolder } from '../../io/model-folder.ts';
 import { generate, type CausalLM } from '../../models/index.ts';
-import { PeftModel } from '../../peft/index.ts';
 import {
   UsageError, checkOptions, helpText, loadCommandLine, requireOptions, withDefaults,
   type CommandSyntax, type OptionSpecs, type OptionValues,
 } from '../args.ts';
+import { ADAPTER_LOAD_OPTIONS, loadAdapterForCommand } from '../adapter-load.ts';
 import type { Command } from '../command.ts';
 import { println, processIO, type CliIO } from '../io.ts';
 import { checkAdapterPath, checkModelPath, checkTokenizerPath } from '../paths.ts';
@@ -27,6 +27,7 @@ export const GENERATE_OPTIONS = {
   topP: { kind: 'number', min: 0, max: 1, minExclusive: true, default: 1, valueName: 'P', description: 'when sampling, keep the smallest set of tokens with probability ≥ P' },
   seed: { kind: 'integer', min: 0, default: 0, valueName: 'N', description: 'seed for sampling' },
   chat: { kind: 'boolean', description: 'apply the chat template: the prompt is a user message, the completion the assistant\'s reply' },
+  ...ADAPTER_LOAD_OPTIONS,
 } as const satisfies OptionSpecs;
 
 export const generateSyntax = {
@@ -75,7 +76,8 @@ export async function runGenerate(options: GenerateCommandOptions): Promise<Gene
   if (tokenizer === null) throw new UsageError('generate', `--model ${o.model} has no tokenizer.json: add --tokenizer DIR`);
   let model: CausalLM = base;
   if (o.adapter !== undefined) {
-    const peft = await PeftModel.fromPretrained(base, o.adapter, { warn: (m) => println(io.stderr, `warning: ${m}`) });
+    const modelFolder = await resolveModelFolder(o.model!);
+    const peft = await loadAdapterForCommand(base, { ...o, model: o.model!, modelFolder, adapter: o.adapter }, (m) => println(io.stderr, `warning: ${m}`));
     // The adapter layers stay in place (unmerged): generation then exercises the same forward as training.
     model = peft.model;
   }

@@ -9,12 +9,13 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readSafetensorsHeader } from '../../io/safetensors.ts';
-import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME } from '../../peft/index.ts';
-import { TRAINER_STATE_NAME } from '../../train/checkpoint.ts';
+import type { JsonValue } from '../../io/json.ts';
+import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, PeftError, missingAdapterWeights, peftMethod, peftMethods } from '../../peft/index.ts';
+import { TRAINER_STATE_NAME } from '../../train/trainer-checkpoint.ts';
 import { UsageError, checkOptions, helpText, loadCommandLine, type CommandSyntax, type OptionSpecs } from '../args.ts';
 import type { Command } from '../command.ts';
-import { formatBytes, formatCount, formatShort, println, processIO, type CliIO } from '../io.ts';
-import { defaultTargetsFor, modeName } from '../method.ts';
+import { formatBytes, formatCount, formatShort, plural, println, processIO, type CliIO } from '../io.ts';
+import { defaultTargetsFor } from '../method.ts';
 import { checkModelPath, isFile } from '../paths.ts';
 
 export const inspectSyntax = {
@@ -67,16 +68,62 @@ export interface AdapterInspection {
   peftType: string | null;
   peftVersion: string | null;
   r: number | null;
+  /** The method's settings in a few words, as its registry record describes them ("default", "mini (mini_r 4)", "LoRA, alpha 16"). */
   mode: string | null;
-  miniR: number | null;
   targets: string[] | string | null;
   baseModel: string | null;
   tensors: TensorInfo[];
   trainableParameters: number;
   /** A training checkpoint's step (trainer_state.json), else null. */
   checkpointStep: number | null;
-  /** Number of adapter layers (tensors per layer: 1 for Bone/MiSS, 2 for LoRA). */
+  /** Number of adapter layers: modules with tensors under the method's prefix. */
   layers: number;
+  /** Elements of the adapter layers' tensors (the rest of trainableParameters is modulesToSave's). */
+  adapterParameters: number;
+  /** Modules saved in full (modules_to_save copies): not adapter layers, trained and saved whole. */
+  modulesToSave: { module: string; tensors: number; parameters: number }[];
+  /** Other adapters of the same save, in subfolders named after them (PEFT's layout). */
+  otherAdapters: { name: string; peftType: string | null; r: number | null }[];
+  /** Training checkpoints in subfolders (bone train's --out), by folder name. */
+  checkpoints: string[];
+}
+
+/** Split an adapter file's keys: those under the method's prefix (by module), the others (modules_to_save copies, by module). */
+function splitKeys(tensors: readonly TensorInfo[], prefix: string): { layers: Set<string>; adapterParameters: number; saved: Map<string, { tensors: number; parameters: number }> } {
+  const layers = new Set<string>();
+  const saved = new Map<string, { tensors: number; parameters: number }>();
+  let adapterParameters = 0;
+  for (const t of tensors) {
+    const parts = t.name.split('.');
+    const at = parts.findIndex((p) => p.startsWith(prefix));
+    if (at > 0) {
+      layers.add(parts.slice(0, at).join('.'));
+      adapterParameters += t.parameters;
+      continue;
+    }
+    // base_model.model.<module>.<param>: the module saved in full.
+    const module = parts.slice(0, -1).join('.').replace(/^base_model\.model\./, '');
+    const entry = saved.get(module) ?? { tensors: 0, parameters: 0 };
+    entry.tensors += 1;
+    entry.parameters += t.parameters;
+    saved.set(module, entry);
+  }
+  return { layers, adapterParameters, saved };
+}
+
+/** Subfolders with an adapter_config.json: other adapters of a multi-adapter save, and training checkpoints. */
+async function adapterSubfolders(dir: string): Promise<{ others: AdapterInspection['otherAdapters']; checkpoints: string[] }> {
+  const others: AdapterInspection['otherAdapters'] = [];
+  const checkpoints: string[] = [];
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const e of entries.filter((x) => x.isDirectory()).sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }))) {
+    const sub = join(dir, e.name);
+    if (!(await isFile(join(sub, ADAPTER_CONFIG_NAME)))) continue;
+    if (await isFile(join(sub, TRAINER_STATE_NAME))) { checkpoints.push(e.name); continue; }
+    const config = await readJsonObject(join(sub, ADAPTER_CONFIG_NAME)).catch(() => ({} as JsonObject));
+    others.push({ name: e.name, peftType: typeof config.peft_type === 'string' ? config.peft_type : null, r: typeof config.r === 'number' ? config.r : null });
+  }
+  return { others, checkpoints };
 }
 
 export type Inspection = ModelInspection | AdapterInspection;
@@ -154,25 +201,28 @@ async function inspectModel(dir: string): Promise<ModelInspection> {
 
 async function inspectAdapter(dir: string): Promise<AdapterInspection> {
   const config = await readJsonObject(join(dir, ADAPTER_CONFIG_NAME));
-  const weights = join(dir, ADAPTER_WEIGHTS_NAME);
-  if (!(await isFile(weights))) throw new Error(`${dir}: an adapter folder needs ${ADAPTER_WEIGHTS_NAME} next to ${ADAPTER_CONFIG_NAME}, found none`);
+  const missing = await missingAdapterWeights(dir);
+  if (missing !== null) throw new PeftError(missing);
   const { tensors } = await tensorsOf(dir, [ADAPTER_WEIGHTS_NAME]);
   const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
   const num = (v: unknown): number | null => (typeof v === 'number' ? v : null);
   const peftType = str(config.peft_type);
-  const isMiss = peftType === 'MISS';
-  const isLora = peftType === 'LORA';
+  const method = peftMethod(peftType, join(dir, ADAPTER_CONFIG_NAME));
+  const parsed = method.configClass.fromJSON(config as Record<string, JsonValue>, () => undefined, join(dir, ADAPTER_CONFIG_NAME));
   let checkpointStep: number | null = null;
   if (await isFile(join(dir, TRAINER_STATE_NAME))) checkpointStep = num((await readJsonObject(join(dir, TRAINER_STATE_NAME))).step);
   const targets = config.target_modules;
+  const { layers, adapterParameters, saved } = splitKeys(tensors, method.prefix);
+  const { others, checkpoints } = await adapterSubfolders(dir);
   return {
     kind: 'adapter', path: dir, peftType, peftVersion: str(config.peft_version), r: num(config.r),
-    mode: isLora ? (config.use_rslora === true ? 'rsLoRA' : 'LoRA') : config.init_weights === undefined ? null : modeName(config.init_weights),
-    miniR: isMiss && config.init_weights === 'mini' ? num(config.mini_r) : null,
+    mode: method.describe(parsed),
     targets: Array.isArray(targets) ? targets.map(String) : typeof targets === 'string' ? targets : null,
     baseModel: str(config.base_model_name_or_path),
     tensors, trainableParameters: tensors.reduce((n, t) => n + t.parameters, 0), checkpointStep,
-    layers: isLora ? Math.floor(tensors.length / 2) : tensors.length,
+    layers: layers.size, adapterParameters,
+    modulesToSave: [...saved].map(([module, e]) => ({ module, ...e })),
+    otherAdapters: others, checkpoints,
   };
 }
 
@@ -220,14 +270,23 @@ function printInspection(io: CliIO, r: Inspection, summary: boolean): void {
     return;
   }
   println(io.stdout, `adapter folder ${r.path}${r.checkpointStep !== null ? ` (training checkpoint at step ${r.checkpointStep})` : ''}`);
-  line('peft_type', `${r.peftType ?? '?'}${r.peftType === 'BONE' ? ' (legacy: convert with `bone convert` for PEFT ≥ 0.19)' : ''}`);
+  const legacyOf = r.peftType === null ? undefined : peftMethods().find((m) => m.peftType === r.peftType)?.legacyOf;
+  line('peft_type', `${r.peftType ?? '?'}${legacyOf ? ` (legacy: \`bone convert\` makes the ${legacyOf} adapter current PEFT reads)` : ''}`);
   line('PEFT version', r.peftVersion ?? '(not recorded)');
   line('r', String(r.r));
-  line('mode', `${r.mode ?? '?'}${r.miniR !== null ? ` (mini_r ${r.miniR})` : ''}`);
+  line('mode', r.mode ?? '?');
   line('targets', Array.isArray(r.targets) ? r.targets.join(', ') : String(r.targets));
-  line('adapted layers', String(r.layers));
+  line('adapted layers', `${r.layers} (${formatCount(r.adapterParameters)} parameters)`);
+  if (r.modulesToSave.length) {
+    line('modules_to_save', r.modulesToSave.map((m) => `${m.module} (saved in full: ${plural(m.tensors, 'tensor')}, ${formatCount(m.parameters)} parameters)`).join(', '));
+  }
   line('base model', r.baseModel ?? '(not recorded)');
-  line('trainable parameters', `${formatCount(r.trainableParameters)} (${formatShort(r.trainableParameters)}) in ${r.tensors.length} tensors`);
+  const short = formatShort(r.trainableParameters);
+  line('trainable parameters', `${formatCount(r.trainableParameters)}${short === formatCount(r.trainableParameters) ? '' : ` (${short})`} in ${plural(r.tensors.length, 'tensor')}`);
+  if (r.otherAdapters.length) {
+    line('other adapters', r.otherAdapters.map((a) => `${a.name}/ (${a.peftType ?? '?'}, r ${String(a.r)})`).join(', '));
+  }
+  if (r.checkpoints.length) line('checkpoints', r.checkpoints.join(', '));
   if (!summary) { println(io.stdout); printTensors(io, r.tensors, false); }
 }
 

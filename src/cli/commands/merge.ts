@@ -4,22 +4,25 @@
  * llama.cpp's converters and `bone generate` load without PEFT. The base folder's tokenizer and
  * generation config files are copied along, so the merged folder is complete on its own.
  */
-import { copyFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { loadModel, parseShardSize, resolveModelFolder, savePretrained } from '../../io/model-folder.ts';
-import { PeftModel } from '../../peft/index.ts';
+import { resolve } from 'node:path';
+import { loadExportSource } from '../../export/source.ts';
+import { writeFolderAtomically } from '../../node/atomic.ts';
+import { CONFIG_NAME, WEIGHTS_INDEX_NAME, WEIGHTS_NAME, copyCompanionFiles, parseShardSize, resolveModelFolder, savePretrained } from '../../io/model-folder.ts';
 import {
   UsageError, checkOptions, helpText, loadCommandLine, requireOptions, type CommandSyntax, type OptionSpecs, type OptionValues,
 } from '../args.ts';
 import type { Command } from '../command.ts';
-import { formatCount, println, processIO, type CliIO } from '../io.ts';
-import { checkAdapterPath, checkModelPath, checkOutputFolder, isFile } from '../paths.ts';
+import { ADAPTER_LOAD_OPTIONS, checkRecordedBase, withFlagAdvice } from '../adapter-load.ts';
+import { formatCount, plural, println, processIO, type CliIO } from '../io.ts';
+import { OVERWRITE_OPTION, checkAdapterPath, checkModelPath, checkOutputFolder } from '../paths.ts';
 
 export const MERGE_OPTIONS = {
   model: { kind: 'path', required: true, valueName: 'DIR', description: 'the base model folder the adapter was trained on (or a repo id in the local cache)' },
   adapter: { kind: 'path', required: true, valueName: 'DIR', description: 'the adapter folder (PEFT format, e.g. bone train\'s --out)' },
   out: { kind: 'path', required: true, valueName: 'DIR', description: 'the folder to write the merged model to' },
   maxShardSize: { kind: 'string', valueName: 'SIZE', description: 'split the weights into shards of at most SIZE (e.g. 2GB), as transformers does' },
+  ...OVERWRITE_OPTION,
+  ...ADAPTER_LOAD_OPTIONS,
 } as const satisfies OptionSpecs;
 
 export const mergeSyntax = {
@@ -38,20 +41,15 @@ export interface MergeResult {
   mergedLayers: number;
   /** Files copied from the base folder (tokenizer, generation config). */
   copied: string[];
+  /** The base's tied output embedding was untied (a modules_to_save copy of lm_head was merged). */
+  untiedEmbeddings: boolean;
 }
-
-/** What a model folder has besides config.json and the weights, that a merged folder should carry. */
-const COMPANION_FILES = [
-  'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'added_tokens.json', 'vocab.json', 'merges.txt',
-  'tokenizer.model', 'chat_template.jinja', 'chat_template.json', 'generation_config.json',
-];
 
 export async function runMerge(options: MergeOptions): Promise<MergeResult> {
   const given = checkOptions(mergeSyntax, options, 'runMerge options');
   requireOptions(mergeSyntax, given);
   await checkModelPath('merge', '--model', options.model);
   await checkAdapterPath('merge', '--adapter', options.adapter);
-  await checkOutputFolder('merge', '--out', options.out);
   if (given.maxShardSize !== undefined) {
     try {
       parseShardSize(given.maxShardSize);
@@ -64,22 +62,26 @@ export async function runMerge(options: MergeOptions): Promise<MergeResult> {
   if (resolve(options.out) === resolve(baseFolder)) {
     throw new UsageError('merge', `--out must be a new folder, found the base model's own folder ${JSON.stringify(options.out)} (its weights would be overwritten)`);
   }
+  await checkOutputFolder('merge', '--out', options.out, { holds: { what: 'a model', files: [CONFIG_NAME, WEIGHTS_NAME, WEIGHTS_INDEX_NAME] }, overwrite: given.overwrite });
   const warn = (m: string): void => println(io.stderr, `warning: ${m}`);
-  const peft = await PeftModel.fromPretrained(await loadModel(options.model), options.adapter, { warn });
-  const mergedLayers = peft.adapterLayers().length;
-  // safeMerge: a merge that produces a non-finite weight fails before writing anything.
-  const merged = await peft.mergeAndUnload({ safeMerge: true });
-  await savePretrained(merged, options.out, given.maxShardSize === undefined ? {} : { maxShardSize: given.maxShardSize });
-  const copied: string[] = [];
-  for (const name of COMPANION_FILES) {
-    if (await isFile(join(baseFolder, name))) {
-      await copyFile(join(baseFolder, name), join(options.out, name));
-      copied.push(name);
-    }
-  }
+  await checkRecordedBase(options.adapter, options.model, baseFolder, warn);
+  const { model: merged, mergedLayers, untiedEmbeddings } = await withFlagAdvice(loadExportSource(options.model, { adapter: options.adapter, warn, allowKeyMismatch: given.allowKeyMismatch ?? false }));
+  // The whole folder in one atomic step: --out is the old folder or the complete merged one.
+  const copied = await writeFolderAtomically(options.out, async (dir) => {
+    await savePretrained(merged, dir, given.maxShardSize === undefined ? {} : { maxShardSize: given.maxShardSize });
+    return copyCompanionFiles(baseFolder, dir);
+  }, {
+    overwrite: true,
+    // Other files the folder holds stay; an earlier save's weights and index must not (they would shadow the new ones).
+    keepOthers: (name) => !name.endsWith('.safetensors') && name !== WEIGHTS_INDEX_NAME && name !== CONFIG_NAME,
+  });
   const parameters = merged.numParameters();
-  println(io.stdout, `merged ${mergedLayers} adapter layers of ${options.adapter} into ${options.model}: ${options.out} (${formatCount(parameters)} parameters${copied.length ? `; copied ${copied.join(', ')}` : ''})`);
-  return { out: options.out, parameters, mergedLayers, copied };
+  // The base folder is only read: say where the result went, so that nobody thinks it was changed.
+  println(io.stdout, `wrote the merged model to ${options.out}: ${options.model} with ${plural(mergedLayers, 'adapter layer')} of ${options.adapter} merged in (${formatCount(parameters)} parameters; ${options.model} itself is unchanged)`);
+  // A trained modules_to_save copy of a tied head is untied by the merge (as PEFT does): say so next to the result.
+  if (untiedEmbeddings) println(io.stdout, 'the output embedding (lm_head) was untied from the input embedding (embed_tokens): it holds the adapter\'s trained modules_to_save copy, so config.json says "tie_word_embeddings": false');
+  if (copied.length) println(io.stdout, `copied from ${options.model}: ${copied.join(', ')}`);
+  return { out: options.out, parameters, mergedLayers, copied, untiedEmbeddings };
 }
 
 export const mergeCommand: Command = {

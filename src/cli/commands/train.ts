@@ -10,62 +10,38 @@
  * options are checked with the same messages as the flags, and the result carries the numbers the
  * summary prints.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
 import { join, resolve } from 'node:path';
+import { getBackend } from '../../engine/index.ts';
 import { loadTokenizer, type PretrainedTokenizer } from '../../io/tokenizer.ts';
-import { getBackend, setMemoryArena } from '../../engine/index.ts';
 import { loadPretrained } from '../../io/model-folder.ts';
 import type { CausalLM } from '../../models/index.ts';
-import { getPeftModel, type PeftModel } from '../../peft/index.ts';
-import { TRAINER_STATE_NAME, latestCheckpoint, type HistoryRecord } from '../../train/checkpoint.ts';
-import {
-  DatasetError, loadJsonlDataset, makeBatches, splitDataset,
-  type BatchShape, type LengthGroupedBatches, type LoadedDataset, type TokenizeOptions, type TokenizedExample,
-} from '../../train/data.ts';
+import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, getPeftModel, peftMethodOf, type PeftModel } from '../../peft/index.ts';
+import { recoverFolderWrites, recoverFolderWritesIn, removeFolderAtomically } from '../../node/atomic.ts';
+import { lockFolder } from '../../node/folder-lock.ts';
+import { hostMemory } from '../../node/host-memory.ts';
+import { TRAINER_STATE_NAME, latestCheckpoint, type HistoryRecord } from '../../train/trainer-checkpoint.ts';
+import { DatasetError, describeUnrepresentable, type BatchShape, type LengthGroupedBatches, type LoadedDataset } from '../../train/data.ts';
+import { fineTune, keepsMemoryArenas, prepareTrainingData, type TrainingData } from '../../train/fine-tune.ts';
 import type { HostMemory } from '../../train/memory-check.ts';
-import { Trainer, type TrainerEvent, type TrainResult as TrainerRunResult } from '../../train/trainer.ts';
+import type { TrainerEvent, TrainResult as TrainerRunResult } from '../../train/trainer.ts';
 import {
   UsageError, checkOptions, flagName, helpText, loadCommandLine, refuseBoth, requireOptions, withDefaults,
   type CommandSyntax, type OptionSpecs, type OptionValues,
 } from '../args.ts';
 import type { Command } from '../command.ts';
-import { formatBytes, formatCount, formatDuration, formatNumber, formatShort, plural, println, processIO, type CliIO } from '../io.ts';
-import { applyMemoryOptions, checkMemoryBeforeTraining, MEMORY_OPTIONS } from '../memory.ts';
-import { ADAPTER_OPTIONS, adapterConfigFor, modeName } from '../method.ts';
+import { formatBytes, formatCount, formatDuration, formatNumber, plural, println, processIO, type CliIO } from '../io.ts';
+import { applyMemoryOptions, checkMemoryBeforeTraining } from '../memory.ts';
+import { ADAPTER_OPTIONS, adapterConfigFor, checkMethodFlags, flagsOf, type MethodFlagValues } from '../method.ts';
+import { TRAIN_OPTIONS } from '../train-options.ts';
 import { checkFile, checkModelPath, checkOutputFolder, checkTokenizerPath } from '../paths.ts';
 import { TrainingProgress, progressMode } from '../progress.ts';
-import { writeTrainReport, type ReportSection } from '../report.ts';
+import { trainReportSections, writeTrainReport, type DataSummary, type TrainRunFacts } from '../report.ts';
 
-export const TRAIN_OPTIONS = {
-  model: { kind: 'path', required: true, valueName: 'DIR', description: 'the base model folder (or a Hugging Face repo id in the local cache)' },
-  data: { kind: 'path', required: true, valueName: 'FILE', description: 'the training data: JSONL, one {"text"}, {"prompt","completion"} or {"messages"} per line' },
-  out: { kind: 'path', required: true, valueName: 'DIR', description: 'the folder for the adapter, checkpoints and report.html' },
-  eval: { kind: 'path', valueName: 'FILE', description: 'evaluation data (JSONL, same formats)' },
-  evalFraction: { kind: 'number', min: 0, max: 1, minExclusive: true, maxExclusive: true, valueName: 'F', description: 'hold out this share of --data for evaluation instead of --eval' },
-  tokenizer: { kind: 'path', valueName: 'DIR', description: 'tokenizer folder (default: the model folder)' },
-  ...ADAPTER_OPTIONS,
-  lr: { kind: 'number', min: 0, minExclusive: true, default: 2e-4, valueName: 'LR', description: 'peak learning rate (AdamW)' },
-  epochs: { kind: 'integer', min: 1, valueName: 'N', description: 'passes over the data (default 1; or give --max-steps)' },
-  maxSteps: { kind: 'integer', min: 1, valueName: 'N', description: 'optimizer steps to train for, instead of --epochs' },
-  batchSize: { kind: 'integer', min: 1, default: 4, valueName: 'N', description: 'examples per micro-batch' },
-  gradAccum: { kind: 'integer', min: 1, default: 1, valueName: 'N', description: 'micro-batches per optimizer step (gradient accumulation)' },
-  maxLength: { kind: 'integer', min: 2, default: 512, valueName: 'N', description: 'longer examples are truncated to this many tokens' },
-  packing: { kind: 'boolean', description: 'pack examples into rows of --max-length tokens (each attends only to itself,\npositions restart per example) instead of one padded example per row' },
-  warmupSteps: { kind: 'integer', min: 0, default: 0, valueName: 'N', description: 'linear learning-rate warmup steps' },
-  schedule: { kind: 'choice', choices: ['linear', 'cosine', 'constant'], default: 'linear', valueName: 'NAME', description: 'learning-rate schedule after warmup: linear, cosine or constant' },
-  weightDecay: { kind: 'number', min: 0, default: 0, valueName: 'W', description: 'AdamW weight decay' },
-  maxGradNorm: { kind: 'number', min: 0, default: 1, valueName: 'N', description: 'clip the gradient norm to this (0: no clipping)' },
-  saveEvery: { kind: 'integer', min: 0, default: 100, valueName: 'N', description: 'write a checkpoint every N steps (0: only at the end and on Ctrl-C)' },
-  keepCheckpoints: { kind: 'integer', min: 1, default: 2, valueName: 'N', description: 'keep only the newest N checkpoints' },
-  evalEvery: { kind: 'integer', min: 0, valueName: 'N', description: 'evaluate every N steps (default: 10 times per run; 0: only at the end)' },
-  logEvery: { kind: 'integer', min: 0, default: 10, valueName: 'N', description: 'without a terminal, print a progress line every N steps (0: none)' },
-  seed: { kind: 'integer', min: 0, default: 42, valueName: 'N', description: 'seed of the data order, the eval split and dropout' },
-  resume: { kind: 'boolean', description: 'continue from the newest checkpoint in --out (and train up to the new --max-steps)' },
-  quiet: { kind: 'boolean', description: 'no progress output, only the summary' },
-  skipUntrainable: { kind: 'boolean', description: 'skip examples with no token to learn from instead of stopping at them' },
-  skipMemoryCheck: { kind: 'boolean', description: 'train even when the estimate before the first step says a step will not fit in memory' },
-  ...MEMORY_OPTIONS,
-} as const satisfies OptionSpecs;
+export type { DataSummary } from '../report.ts';
+
+export { TRAIN_OPTIONS } from '../train-options.ts';
 
 export const trainSyntax = {
   name: 'train',
@@ -86,7 +62,7 @@ export const trainSyntax = {
 } as const satisfies CommandSyntax<OptionSpecs>;
 
 /** What runTrain takes: the flags as camelCase fields (checked like flags), plus hooks for code. */
-export type TrainOptions = OptionValues<typeof TRAIN_OPTIONS> & {
+export type TrainOptions = OptionValues<typeof TRAIN_OPTIONS> & MethodFlagValues & {
   model: string;
   data: string;
   out: string;
@@ -102,46 +78,21 @@ export type TrainOptions = OptionValues<typeof TRAIN_OPTIONS> & {
   hostMemory?: HostMemory;
 };
 
-export interface DataSummary {
-  file: string;
-  format: string;
-  examples: number;
-  tokens: number;
-  trainableTokens: number;
-  longest: number;
-  truncatedExamples: number;
-  truncatedTokens: number;
-  skipped: number;
-}
 
-export interface TrainResult {
-  out: string;
+export interface TrainResult extends TrainRunFacts {
   reportPath: string;
-  /** Optimizer steps completed in all (a resumed run counts the earlier ones). */
-  step: number;
-  /** The step this invocation started from (0, or the checkpoint's step with --resume). */
-  startStep: number;
-  totalSteps: number;
-  reason: 'completed' | 'interrupted';
-  resumedFrom: string | null;
   history: HistoryRecord[];
-  finalLoss: number | null;
-  finalEvalLoss: number | null;
-  trainableParameters: number;
-  allParameters: number;
-  /** The modules the adapter wraps, as PEFT resolved them. */
-  targets: string[] | string;
-  data: { train: DataSummary; eval: DataSummary | null; trainExamples: number; evalExamples: number; batchesPerEpoch: number; batchShapes: { shape: [number, number]; count: number }[] };
-  /** This invocation only (not the steps of a resumed run's earlier part). */
-  seconds: number;
-  tokens: number;
-  tokensPerSecond: number;
+  /** The signal that stopped an interrupted run (null: the caller's AbortSignal, or it completed). */
+  stoppedBy: StopSignal | null;
 }
 
-/** Settings that must not change between a run and its --resume (the checkpoint's adapter and data position depend on them). */
-const RESUME_INVARIANTS = ['method', 'r', 'miniR', 'targets', 'data', 'batchSize', 'gradAccum', 'maxLength', 'packing', 'seed'] as const;
+/**
+ * Settings that must not change between a run and its --resume: the adapter's (method, targets and
+ * every method flag) and the data position's.
+ */
+const RESUME_INVARIANTS = [...Object.keys(ADAPTER_OPTIONS), 'data', 'batchSize', 'gradAccum', 'maxLength', 'packing', 'seed'] as const;
 
-type ResolvedTrainOptions = OptionValues<typeof TRAIN_OPTIONS> & { model: string; data: string; out: string };
+type ResolvedTrainOptions = OptionValues<typeof TRAIN_OPTIONS> & MethodFlagValues & { model: string; data: string; out: string };
 
 /** Cross-option checks and path checks; returns the options with defaults. Throws UsageError. */
 async function resolveTrainOptions(options: TrainOptions, where: string): Promise<ResolvedTrainOptions> {
@@ -149,17 +100,7 @@ async function resolveTrainOptions(options: TrainOptions, where: string): Promis
   requireOptions(trainSyntax, given);
   refuseBoth(trainSyntax, given, 'eval', 'evalFraction', 'evaluate on a file or on a held-out share of --data');
   refuseBoth(trainSyntax, given, 'epochs', 'maxSteps', 'the run length is either epochs or optimizer steps');
-  const method = given.method ?? 'miss';
-  const only = (key: 'miniR' | 'loraAlpha', methods: readonly string[]): void => {
-    if (given[key] !== undefined && !methods.includes(method)) {
-      throw new UsageError('train', `--${flagName(key)} applies only to --method ${methods.join(' or ')}, found --method ${method}`);
-    }
-  };
-  only('miniR', ['mini']);
-  only('loraAlpha', ['lora']);
-  if (given.dropout !== undefined && given.dropout > 0 && method === 'bone') {
-    throw new UsageError('train', '--dropout is not available for --method bone (legacy Bone has no dropout); use --method miss, its successor with miss_dropout');
-  }
+  checkMethodFlags('train', given);
   if (given.evalEvery !== undefined && given.eval === undefined && given.evalFraction === undefined) {
     throw new UsageError('train', '--eval-every needs evaluation data: add --eval FILE or --eval-fraction F');
   }
@@ -168,11 +109,14 @@ async function resolveTrainOptions(options: TrainOptions, where: string): Promis
   await checkFile('train', '--data', given.data!, 'a JSONL training file');
   if (given.eval !== undefined) await checkFile('train', '--eval', given.eval, 'a JSONL evaluation file');
   if (given.tokenizer !== undefined) await checkTokenizerPath('train', '--tokenizer', given.tokenizer);
-  await checkOutputFolder('train', '--out', given.out!);
   const existing = await latestCheckpoint(given.out!);
-  if (existing && !given.resume) {
-    throw new UsageError('train', `--out ${given.out} already has a checkpoint from an earlier run (${existing}): add --resume to continue it, or choose another --out`);
+  if (existing && !given.resume && !given.overwrite) {
+    throw new UsageError('train', `--out ${given.out} already has a checkpoint from an earlier run (${existing}): add --resume to continue it, --overwrite to start again (its checkpoints are deleted), or choose another --out`);
   }
+  // A resumed run replaces the adapter its own checkpoints belong to; anything else needs --overwrite.
+  await checkOutputFolder('train', '--out', given.out!, {
+    holds: { what: 'an adapter', files: [ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME] }, overwrite: given.overwrite || (existing !== null && given.resume),
+  });
   if (existing && given.resume) await checkResumeSettings(existing, given);
   return { ...withDefaults(trainSyntax, given), model: given.model!, data: given.data!, out: given.out! };
 }
@@ -197,16 +141,6 @@ async function checkResumeSettings(checkpoint: string, given: OptionValues<typeo
   }
 }
 
-/** The dataset reader's errors name its option (`skipUntrainable: true`); a command-line user needs the flag. */
-async function loadDataset(file: string, tokenizer: PretrainedTokenizer, options: TokenizeOptions): Promise<LoadedDataset> {
-  try {
-    return await loadJsonlDataset(file, tokenizer, options);
-  } catch (error) {
-    if (error instanceof DatasetError) error.message = error.message.replace('pass skipUntrainable: true', 'pass --skip-untrainable');
-    throw error;
-  }
-}
-
 function summarize(dataset: LoadedDataset): DataSummary {
   const s = dataset.summary;
   return {
@@ -226,20 +160,36 @@ function batchShapes(batches: LengthGroupedBatches): { shape: [number, number]; 
   return [...counts.values()].sort((a, b) => a.shape[1] - b.shape[1] || a.shape[0] - b.shape[0]);
 }
 
-/** First Ctrl-C: stop at the next step boundary with a checkpoint. Second: quit now. */
-function installInterruptHandler(controller: AbortController, log: (message: string) => void): () => void {
-  let presses = 0;
-  const onSigint = (): void => {
-    presses += 1;
-    if (presses === 1) {
-      log('Ctrl-C: stopping after this step and writing a checkpoint (press Ctrl-C again to quit now)');
-      controller.abort();
-    } else {
-      process.exit(130);
-    }
-  };
-  process.on('SIGINT', onSigint);
-  return () => { process.off('SIGINT', onSigint); };
+/** The signals that stop a run cleanly: Ctrl-C, a service manager's stop, a closed terminal. */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+type StopSignal = (typeof STOP_SIGNALS)[number];
+
+/** The exit code of a process stopped by `signal`, as shells report it (128 + its number). */
+export function signalExitCode(signal: StopSignal): number {
+  return 128 + osConstants.signals[signal];
+}
+
+/**
+ * The first stop signal: finish the step, write a checkpoint, exit with the signal's code. A second
+ * one: quit now (the newest checkpoint is still there). Returns the uninstaller and the signal seen.
+ */
+function installInterruptHandler(controller: AbortController, log: (message: string) => void): { remove: () => void; received: () => StopSignal | null } {
+  let first: StopSignal | null = null;
+  const handlers = STOP_SIGNALS.map((signal) => {
+    const handler = (): void => {
+      if (first === null) {
+        first = signal;
+        const name = signal === 'SIGINT' ? 'Ctrl-C' : signal;
+        log(`${name}: stopping after this step and writing a checkpoint (${signal === 'SIGINT' ? 'press Ctrl-C' : `send ${signal}`} again to quit now)`);
+        controller.abort();
+      } else {
+        process.exit(signalExitCode(signal));
+      }
+    };
+    process.on(signal, handler);
+    return [signal, handler] as const;
+  });
+  return { remove: () => { for (const [signal, handler] of handlers) process.off(signal, handler); }, received: () => first };
 }
 
 async function loadModelAndTokenizer(o: ResolvedTrainOptions, log: (m: string) => void): Promise<{ model: CausalLM; tokenizer: PretrainedTokenizer }> {
@@ -253,27 +203,20 @@ async function loadModelAndTokenizer(o: ResolvedTrainOptions, log: (m: string) =
   return { model, tokenizer };
 }
 
-interface PreparedData {
-  trainFile: LoadedDataset;
-  evalFile: LoadedDataset | null;
-  trainExamples: TokenizedExample[];
-  evalExamples: TokenizedExample[];
-  trainBatches: LengthGroupedBatches;
-  evalBatches: LengthGroupedBatches | undefined;
-  totalSteps: number;
-}
-
-/** Tokenize the data files, split off the eval share, batch both, and work out the run's length. */
-async function prepareData(o: ResolvedTrainOptions, tokenizer: PretrainedTokenizer, padTokenId: number, log: (m: string) => void, warn: (m: string) => void): Promise<PreparedData> {
-  const tokenizeOptions = { maxLength: o.maxLength, skipUntrainable: o.skipUntrainable ?? false };
-  const trainFile = await loadDataset(o.data, tokenizer, tokenizeOptions);
-  const evalFile = o.eval !== undefined ? await loadDataset(o.eval, tokenizer, tokenizeOptions) : null;
-  let trainExamples: TokenizedExample[] = trainFile.examples;
-  let evalExamples: TokenizedExample[] = evalFile?.examples ?? [];
-  if (o.evalFraction !== undefined) ({ train: trainExamples, eval: evalExamples } = splitDataset(trainFile.examples, { evalFraction: o.evalFraction, seed: o.seed }));
-  const trainBatches = makeBatches(trainExamples, { batchSize: o.batchSize!, padTokenId, maxLength: o.maxLength, seed: o.seed, packing: o.packing ?? false });
-  // Evaluation in length order: the fewest batch shapes, so the fewest graphs to compile.
-  const evalBatches = evalExamples.length > 0 ? makeBatches(evalExamples, { batchSize: o.batchSize!, padTokenId, maxLength: o.maxLength, shuffle: false }) : undefined;
+/** The data files as batches (library: prepareTrainingData), and the run's length, which --grad-accum must fit. */
+async function prepareData(o: ResolvedTrainOptions, tokenizer: PretrainedTokenizer, padTokenId: number, log: (m: string) => void, warn: (m: string) => void): Promise<TrainingData & { totalSteps: number }> {
+  let data: TrainingData;
+  try {
+    data = await prepareTrainingData(tokenizer, {
+      data: o.data, eval: o.eval, evalFraction: o.evalFraction, maxLength: o.maxLength!, batchSize: o.batchSize!, padTokenId, seed: o.seed!,
+      skipUntrainable: o.skipUntrainable ?? false, packing: o.packing ?? false,
+    });
+  } catch (error) {
+    // The dataset reader's errors name its option (`skipUntrainable: true`); a command-line user needs the flag.
+    if (error instanceof DatasetError) error.message = error.message.replace('pass skipUntrainable: true', 'pass --skip-untrainable');
+    throw error;
+  }
+  const { trainFile, evalFile, trainExamples, evalExamples, trainBatches, evalBatches } = data;
   const stepsPerEpoch = Math.floor(trainBatches.batchesPerEpoch / o.gradAccum!);
   if (stepsPerEpoch === 0) {
     throw new UsageError('train', `--grad-accum ${o.gradAccum} needs at least that many batches per epoch, found ${trainBatches.batchesPerEpoch} (${trainExamples.length} examples, --batch-size ${o.batchSize})`);
@@ -284,14 +227,33 @@ async function prepareData(o: ResolvedTrainOptions, tokenizer: PretrainedTokeniz
   log(`data: ${trainExamples.length} training examples${packed}${evalBatches ? `, ${evalExamples.length} for evaluation` : ''}; ${plural(trainBatches.batchesPerEpoch, 'batch')} per epoch${truncated ? `; ${plural(truncated, 'example')} truncated to ${o.maxLength} tokens` : ''}`);
   for (const file of [trainFile, evalFile]) {
     for (const skipped of file?.summary.skipped.slice(0, 5) ?? []) warn(`skipped ${skipped.source ? `${skipped.source.file}:${skipped.source.line}` : 'an example'}: ${skipped.reason}`);
+    if (file && file.summary.unrepresentable.occurrences > 0) warn(describeUnrepresentable(file.file, file.summary.unrepresentable));
   }
-  return { trainFile, evalFile, trainExamples, evalExamples, trainBatches, evalBatches, totalSteps };
+  return { ...data, totalSteps };
 }
 
 export async function runTrain(options: TrainOptions): Promise<TrainResult> {
   const o = await resolveTrainOptions(options, 'runTrain options');
   const io = options.io ?? processIO();
   const progress = new TrainingProgress(io.stderr, { mode: progressMode(io.stderr, o.quiet ?? false), logEvery: o.logEvery ?? 10 });
+  const log = (message: string): void => progress.log(message);
+  // The run owns --out until it ends: a second run (or --resume) on the same folder is refused.
+  const release = await lockFolder(o.out, `bone train --out ${o.out}`);
+  try {
+    // What an earlier run killed mid-write left behind: finished, undone or removed.
+    for (const line of [...await recoverFolderWrites(o.out), ...await recoverFolderWritesIn(o.out)]) log(line);
+    if (o.overwrite && !o.resume) {
+      const old = (await readdir(o.out)).filter((n) => /^checkpoint-\d+$/.test(n));
+      for (const n of old) await removeFolderAtomically(join(o.out, n));
+      if (old.length) log(`--overwrite: removed ${plural(old.length, 'checkpoint')} of an earlier run in ${o.out}`);
+    }
+    return await trainInto(o, options, io, progress);
+  } finally {
+    await release();
+  }
+}
+
+async function trainInto(o: ResolvedTrainOptions, options: TrainOptions, io: CliIO, progress: TrainingProgress): Promise<TrainResult> {
   const log = (message: string): void => progress.log(message);
   const warn = (message: string): void => println(io.stderr, `warning: ${message}`);
 
@@ -309,20 +271,18 @@ export async function runTrain(options: TrainOptions): Promise<TrainResult> {
   const counts = peft.printTrainableParameters(() => undefined);
   const adapterConfig = peft.peftConfig.get('default')!;
   const targets = typeof adapterConfig.targetModules === 'string' ? adapterConfig.targetModules : [...(adapterConfig.targetModules ?? [])];
-  log(`adapter: ${adapterConfig.peftType} ${o.method}, r ${o.r}, targets ${Array.isArray(targets) ? targets.join(',') : targets}; ${formatCount(counts.trainable)} trainable of ${formatCount(counts.all)} parameters (${(100 * counts.trainable / counts.all).toFixed(3)}%)`);
-  // Each batch shape compiles a graph of its own: with a few, each keeps its memory in an arena for
-  // its next step (≈ 2.5 % faster); with more, they share the process's heap instead of holding the
-  // sum of their peaks.
-  const epochShapes = trainBatches.shapesOfEpoch(0);
-  const arenas = epochShapes.length <= 2;
+  log(`adapter: ${adapterConfig.peftType} ${o.method}, r ${String(o.r)}, targets ${Array.isArray(targets) ? targets.join(',') : targets}; ${formatCount(counts.trainable)} trainable of ${formatCount(counts.all)} parameters (${(100 * counts.trainable / counts.all).toFixed(3)}%)`);
   if (!o.skipMemoryCheck) {
-    // With shared memory, the longest batch any epoch can make counts too (the order differs per epoch).
+    // Where the batch shapes share the process's memory (no arenas), the longest batch any epoch can
+    // make counts too (the order differs per epoch).
+    const epochShapes = trainBatches.shapesOfEpoch(0);
+    const arenas = keepsMemoryArenas(trainBatches);
     const all = trainBatches.rows.map((_, i) => i);
     const shapes: BatchShape[] = arenas ? epochShapes : [...epochShapes, [Math.min(o.batchSize!, all.length), trainBatches.sequenceLengthOf(all)]];
     await getBackend(); // the runtime's own memory is part of what the process holds
     const check = checkMemoryBeforeTraining(peft, shapes, {
       batchSize: o.batchSize!, gradAccum: o.gradAccum!, gradientCheckpointing: o.gradientCheckpointing ?? false, packing: o.packing ?? false, arenas,
-    }, warn, options.hostMemory);
+    }, warn, options.hostMemory ?? hostMemory());
     log(`memory: a step on ${check.estimate.shape.join(' × ')} tokens needs about ${formatBytes(check.estimate.processPeakBytes)} (estimated from its graph) of the ${formatBytes(check.capacityBytes)} this process can have`);
   }
 
@@ -332,7 +292,7 @@ export async function runTrain(options: TrainOptions): Promise<TrainResult> {
   const forwardAbort = (): void => controller.abort();
   if (options.signal?.aborted) controller.abort();
   options.signal?.addEventListener('abort', forwardAbort, { once: true });
-  const removeHandler = options.handleSigint ? installInterruptHandler(controller, log) : () => undefined;
+  const interrupts = options.handleSigint ? installInterruptHandler(controller, log) : { remove: () => undefined, received: () => null };
   const settings: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(TRAIN_OPTIONS)) {
     const value = (o as Record<string, unknown>)[key] ?? null;
@@ -343,39 +303,34 @@ export async function runTrain(options: TrainOptions): Promise<TrainResult> {
   let stepSeconds = 0;
   let resumedFrom: string | null = null;
   let startStep = 0;
-  const trainer = new Trainer(peft, trainBatches, {
-    lr: o.lr, schedule: o.schedule, warmupSteps: o.warmupSteps, maxSteps: totalSteps, gradientAccumulationSteps: o.gradAccum,
-    weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm, evalData: evalBatches, evalEvery, outputDir: o.out,
-    saveEvery: o.saveEvery, saveTotalLimit: o.keepCheckpoints, resume: o.resume ?? false, seed: o.seed, signal: controller.signal, settings,
-    onEvent: (e) => {
-      if (e.type === 'start') ({ resumedFrom, startStep } = e);
-      if (e.type === 'step') { tokens += e.tokens; stepSeconds += e.seconds; }
-      progress.onEvent(e);
-      options.onEvent?.(e);
-    },
-  });
   if (o.resume && !(await latestCheckpoint(o.out))) log(`--resume: no checkpoint in ${o.out} yet; starting from step 0`);
   const started = performance.now();
   const startedAt = new Date();
   let run: TrainerRunResult;
-  const arenaBefore = setMemoryArena(arenas);
   try {
-    run = await trainer.run();
-    // A checkpoint at the end too, so that `--resume --max-steps <more>` continues this run.
-    if (run.reason === 'completed' && run.step > 0) await trainer.saveCheckpoint();
+    run = await fineTune(peft, trainBatches, {
+      lr: o.lr, schedule: o.schedule, warmupSteps: o.warmupSteps, maxSteps: totalSteps, gradientAccumulationSteps: o.gradAccum,
+      weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm, evalData: evalBatches, evalEvery, outputDir: o.out,
+      saveEvery: o.saveEvery, saveTotalLimit: o.keepCheckpoints, resume: o.resume ?? false, seed: o.seed, signal: controller.signal, settings,
+      modelCard: { data: `${o.data}: ${plural(data.trainExamples.length, `${data.trainFile.format} example`)}`, settings: settingsRows(o) },
+      onEvent: (e) => {
+        if (e.type === 'start') ({ resumedFrom, startStep } = e);
+        if (e.type === 'step') { tokens += e.tokens; stepSeconds += e.seconds; }
+        progress.onEvent(e);
+        options.onEvent?.(e);
+      },
+    });
   } finally {
-    removeHandler();
+    interrupts.remove();
     options.signal?.removeEventListener('abort', forwardAbort);
     progress.finish();
-    setMemoryArena(arenaBefore);
   }
-  await peft.savePretrained(o.out);
   const seconds = (performance.now() - started) / 1000;
 
   const history = run.history;
   const result: TrainResult = {
     out: o.out, reportPath: join(o.out, 'report.html'), step: run.step, startStep, totalSteps, reason: run.reason, resumedFrom,
-    history, finalLoss: history.length ? history[history.length - 1]!.loss : null, finalEvalLoss: run.finalEvalLoss ?? lastEval(history),
+    stoppedBy: run.reason === 'interrupted' ? interrupts.received() : null, history, finalLoss: history.length ? history[history.length - 1]!.loss : null, finalEvalLoss: run.finalEvalLoss ?? lastEval(history),
     trainableParameters: counts.trainable, allParameters: counts.all, targets,
     data: {
       train: summarize(data.trainFile), eval: data.evalFile ? summarize(data.evalFile) : null, trainExamples: data.trainExamples.length, evalExamples: data.evalExamples.length,
@@ -388,7 +343,11 @@ export async function runTrain(options: TrainOptions): Promise<TrainResult> {
     subtitle: `${startedAt.toISOString().replace('T', ' ').slice(0, 19)} UTC · ${run.reason === 'completed' ? 'completed' : `interrupted at step ${run.step}`} · ${result.step} of ${totalSteps} steps`,
     trainLoss: history.map((h) => ({ step: h.step, loss: h.loss })),
     evalLoss: history.filter((h) => h.evalLoss !== undefined).map((h) => ({ step: h.step, loss: h.evalLoss! })),
-    sections: reportSections(o, result, model, adapterConfig.peftType),
+    sections: trainReportSections(result, {
+      model: o.model, modelConfig: model.config, maxLength: o.maxLength!, evalFraction: o.evalFraction,
+      adapter: `${adapterConfig.peftType} (--method ${o.method}: ${peftMethodOf(adapterConfig).describe(adapterConfig)}), r ${String(o.r)}`,
+      settings: settingsRows(o),
+    }),
   });
   printSummary(io, result, o);
   return result;
@@ -399,59 +358,15 @@ function lastEval(history: TrainResult['history']): number | null {
   return null;
 }
 
-function reportSections(o: ResolvedTrainOptions, r: TrainResult, model: CausalLM, peftType: string): ReportSection[] {
-  const mode = o.method === 'lora' ? 'LoRA' : o.method === 'bat' || o.method === 'mini' ? o.method : modeName(true);
-  const c = model.config;
-  const d = r.data;
-  const dataRows = (label: string, s: DataSummary): [string, string][] => [
-    [`${label} file`, `${s.file} (${s.format})`],
-    [`${label} examples`, `${formatCount(s.examples)}${s.skipped ? ` (${plural(s.skipped, 'more example')} skipped: nothing to learn from)` : ''}`],
-    [`${label} tokens`, `${formatCount(s.tokens)} (${formatCount(s.trainableTokens)} with loss), longest example ${s.longest}`],
-    [`${label} truncated`, `${plural(s.truncatedExamples, 'example')} cut to ${o.maxLength} tokens (${plural(s.truncatedTokens, 'token')} dropped)`],
-  ];
-  // The defaults of options that do not apply to this method (--mini-r for miss) would only confuse.
-  const inapplicable = new Set([...(o.method === 'mini' ? [] : ['miniR']), ...(o.method === 'bone' ? ['dropout'] : [])]);
-  const settings: [string, string][] = Object.keys(TRAIN_OPTIONS).flatMap((key) => {
+/** The options as the report lists them, leaving out method flags the chosen method does not take (--mini-r for miss). */
+function settingsRows(o: ResolvedTrainOptions): [string, string][] {
+  const methodFlags = Object.keys(ADAPTER_OPTIONS).filter((k) => k !== 'method' && k !== 'targets');
+  const taken = new Set(flagsOf(o.method!));
+  const inapplicable = new Set(methodFlags.filter((k) => !taken.has(k)));
+  return Object.keys(TRAIN_OPTIONS).flatMap((key) => {
     const v = (o as Record<string, unknown>)[key];
     return v === undefined || inapplicable.has(key) ? [] : [[`--${flagName(key)}`, Array.isArray(v) ? v.join(',') : String(v)] as [string, string]];
   });
-  return [
-    {
-      title: 'Run', rows: [
-        ['status', r.reason === 'completed' ? `completed ${r.step} steps` : `interrupted at step ${r.step} of ${r.totalSteps} (checkpoint written; --resume continues)`],
-        ['resumed from', r.resumedFrom ? `${r.resumedFrom} (step ${r.startStep})` : 'no (a fresh run)'],
-        ['final train loss', r.finalLoss === null ? '-' : formatNumber(r.finalLoss)],
-        ['final eval loss', r.finalEvalLoss === null ? '-' : formatNumber(r.finalEvalLoss)],
-        ['adapter', `${r.out} (PEFT format)`],
-      ],
-    },
-    {
-      title: 'Speed', rows: [
-        ['wall time', formatDuration(r.seconds)],
-        ['tokens trained on (this invocation)', formatCount(r.tokens)],
-        ['tokens per second (training steps)', formatCount(r.tokensPerSecond)],
-      ],
-    },
-    {
-      title: 'Model and adapter', rows: [
-        ['base model', `${o.model} (${c.model_type}: ${c.num_hidden_layers} layers, hidden ${c.hidden_size}, vocab ${c.vocab_size})`],
-        ['adapter', `${peftType} (--method ${o.method}, mode ${mode}), r ${o.r}${o.method === 'mini' ? `, mini_r ${o.miniR}` : ''}`],
-        ['targets', Array.isArray(r.targets) ? r.targets.join(', ') : r.targets],
-        ['trainable parameters', `${formatCount(r.trainableParameters)} of ${formatCount(r.allParameters)} (${(100 * r.trainableParameters / r.allParameters).toFixed(4)}%, ${formatShort(r.trainableParameters)})`],
-      ],
-    },
-    {
-      title: 'Data', rows: [
-        // With --eval-fraction the file holds both parts: call it data, not train.
-        ...dataRows(o.evalFraction !== undefined ? 'data' : 'train', d.train),
-        ...(d.eval ? dataRows('eval', d.eval) : []),
-        ['split', d.eval ? `train ${d.trainExamples}, eval ${d.evalExamples} (separate file)` : d.evalExamples ? `train ${d.trainExamples}, eval ${d.evalExamples} (--eval-fraction ${o.evalFraction})` : `train ${d.trainExamples}, no evaluation`],
-        ['batches per epoch', String(d.batchesPerEpoch)],
-        ['batch shapes [batch, tokens] × count', d.batchShapes.map((b) => `[${b.shape.join(', ')}] × ${b.count}`).join(', ')],
-      ],
-    },
-    { title: 'Settings', rows: settings },
-  ];
 }
 
 /** What this invocation trained: "20 steps", "steps 21-40 (resumed from step 20)", "step 5 (...)". */
@@ -470,7 +385,7 @@ function printSummary(io: CliIO, r: TrainResult, o: ResolvedTrainOptions): void 
   }
   const losses = [r.finalLoss === null ? null : `loss ${formatNumber(r.finalLoss)}`, r.finalEvalLoss === null ? null : `eval loss ${formatNumber(r.finalEvalLoss)}`].filter(Boolean);
   if (losses.length) println(io.stdout, `final ${losses.join(', ')}`);
-  println(io.stdout, `adapter: ${r.out} (${o.method}, r ${o.r}, ${formatCount(r.trainableParameters)} trainable parameters)`);
+  println(io.stdout, `adapter: ${r.out} (${o.method}, r ${String(o.r)}, ${formatCount(r.trainableParameters)} trainable parameters)`);
   println(io.stdout, `report: ${r.reportPath}`);
   if (r.reason === 'interrupted') println(io.stdout, `continue with the same command and --resume (checkpoint-${r.step} in ${r.out})`);
 }
@@ -482,6 +397,6 @@ export const trainCommand: Command = {
     if (help) { println(io.stdout, helpText(trainSyntax)); return 0; }
     requireOptions(trainSyntax, values);
     const result = await runTrain({ ...values, model: values.model!, data: values.data!, out: values.out!, io, handleSigint: true });
-    return result.reason === 'interrupted' ? 130 : 0;
+    return result.reason === 'interrupted' ? signalExitCode(result.stoppedBy ?? 'SIGINT') : 0;
   },
 };

@@ -12,24 +12,76 @@ export type OnnxAttr = number | readonly number[] | string | { f: number } | { f
 
 export const OPSET = 18;
 
-interface TensorProtoJson { name: string; dims: number[]; dataType: number; rawData: Uint8Array }
+/** A node as onnx.proto's NodeProto (protobufjs JSON form). */
+export interface OnnxNode {
+  name: string;
+  opType: string;
+  input: string[];
+  output: string[];
+  domain: string;
+  attribute: object[];
+}
+
+/** An initializer as onnx.proto's TensorProto: its bytes inline, or (externalData) in a file beside the model. */
+export interface OnnxInitializer {
+  name: string;
+  dims: number[];
+  dataType: number;
+  rawData?: Uint8Array;
+  externalData?: { key: string; value: string }[];
+  dataLocation?: number;
+}
+
+/** A graph input or output: a name, an element type and dims (a number, or a name for a size known only at run time). */
+export interface OnnxValueInfo {
+  name: string;
+  elemType: number;
+  dims: (number | string)[];
+}
+
+/** The parts of one graph, before encoding. */
+export interface OnnxGraph {
+  node: OnnxNode[];
+  initializer: OnnxInitializer[];
+  input: OnnxValueInfo[];
+  output: OnnxValueInfo[];
+}
+
+export interface GraphBuilderOptions {
+  /**
+   * Give nodes that ask for equal constants one initializer (default true). Off, every request makes
+   * its own, so that graphs traced at different sizes line up initializer by initializer
+   * (onnx/symbolic.ts compares them to find the constants that are sizes).
+   */
+  shareConstants?: boolean;
+  /** Prefix of the names this builder makes up (constants, nodes), so that two builders' graphs can be joined. */
+  prefix?: string;
+}
 
 export class GraphBuilder {
-  private readonly nodes: object[] = [];
-  private readonly initializers: TensorProtoJson[] = [];
-  private readonly inputs: object[] = [];
-  private readonly outputs: object[] = [];
+  private readonly nodes: OnnxNode[] = [];
+  private readonly initializers: OnnxInitializer[] = [];
+  private readonly inputs: OnnxValueInfo[] = [];
+  private readonly outputs: OnnxValueInfo[] = [];
   private readonly constCache = new Map<string, string>();
+  private readonly shareConstants: boolean;
+  private readonly prefix: string;
+  private constCount = 0;
   private counter = 0;
   /** Index of the engine node being lowered (prefix of node names). */
   owner = -1;
+
+  constructor(opts: GraphBuilderOptions = {}) {
+    this.shareConstants = opts.shareConstants ?? true;
+    this.prefix = opts.prefix ?? '';
+  }
 
   node(opType: string, inputs: readonly string[], attrs: Record<string, OnnxAttr> = {}, domain = ''): string {
     return this.nodeMulti(opType, inputs, 1, attrs, domain)[0]!;
   }
 
   nodeMulti(opType: string, inputs: readonly string[], nOutputs: number, attrs: Record<string, OnnxAttr> = {}, domain = ''): string[] {
-    const name = `n${this.owner}_${opType}_${this.counter++}`;
+    const name = `${this.prefix}n${this.owner}_${opType}_${this.counter++}`;
     const outputs = Array.from({ length: nOutputs }, (_, k) => `${name}:${k}`);
     this.nodes.push({
       name, opType, input: [...inputs], output: outputs, domain,
@@ -53,34 +105,58 @@ export class GraphBuilder {
 
   constTensor(dtype: DType, dims: readonly number[], data: TypedArray): string {
     const key = `${dtype}[${dims.join(',')}]=${valuesKey(data)}`;
-    let name = this.constCache.get(key);
+    let name = this.shareConstants ? this.constCache.get(key) : undefined;
     if (!name) {
-      name = `const${this.constCache.size}`;
-      this.constCache.set(key, name);
+      name = `${this.prefix}const${this.constCount++}`;
+      if (this.shareConstants) this.constCache.set(key, name);
       this.initializers.push({ name, dims: [...dims], dataType: ONNX_DTYPE[runtimeDType(dtype)], rawData: bytesOf(data) });
     }
     return name;
   }
 
-  addInput(name: string, dtype: DType, dims: readonly number[]): void {
-    this.inputs.push(valueInfo(name, dtype, dims));
+  /**
+   * A named initializer holding `data` as it is (a float16 tensor stays float16 in the file, so its
+   * users need a Cast): what a self-contained model's weights are.
+   */
+  addInitializer(name: string, dtype: DType, dims: readonly number[], data: TypedArray): string {
+    this.initializers.push({ name, dims: [...dims], dataType: ONNX_DTYPE[dtype], rawData: bytesOf(data) });
+    return name;
   }
 
-  addOutput(value: string, name: string, dtype: DType, dims: readonly number[]): void {
+  addInput(name: string, dtype: DType, dims: readonly (number | string)[]): void {
+    this.inputs.push({ name, elemType: ONNX_DTYPE[runtimeDType(dtype)], dims: [...dims] });
+  }
+
+  addOutput(value: string, name: string, dtype: DType, dims: readonly (number | string)[]): void {
     this.owner = -1;
-    this.nodes.push({ name: `out_${name}`, opType: 'Identity', input: [value], output: [name], domain: '', attribute: [] });
-    this.outputs.push(valueInfo(name, dtype, dims));
+    this.nodes.push({ name: `${this.prefix}out_${name}`, opType: 'Identity', input: [value], output: [name], domain: '', attribute: [] });
+    this.outputs.push({ name, elemType: ONNX_DTYPE[runtimeDType(dtype)], dims: [...dims] });
+  }
+
+  /** The graph built so far (the builder's own arrays: copy before changing them). */
+  toGraph(): OnnxGraph {
+    return { node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs };
   }
 
   toBytes(): Uint8Array {
-    const model = ModelProto.fromObject({
-      irVersion: 8,
-      producerName: 'bone-peft',
-      opsetImport: [{ domain: '', version: OPSET }, { domain: 'com.microsoft', version: 1 }],
-      graph: { name: 'bone', node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs },
-    });
-    return ModelProto.encode(model).finish();
+    return encodeModel(this.toGraph());
   }
+}
+
+/** ModelProto bytes for a graph (opset 18 and Microsoft's contrib domain, as every engine graph). */
+export function encodeModel(graph: OnnxGraph, opts: { producerVersion?: string; metadata?: Record<string, string> } = {}): Uint8Array {
+  const model = ModelProto.fromObject({
+    irVersion: 8,
+    producerName: 'bone-peft',
+    ...(opts.producerVersion ? { producerVersion: opts.producerVersion } : {}),
+    opsetImport: [{ domain: '', version: OPSET }, { domain: 'com.microsoft', version: 1 }],
+    graph: {
+      name: 'bone', node: graph.node, initializer: graph.initializer,
+      input: graph.input.map(valueInfo), output: graph.output.map(valueInfo),
+    },
+    metadataProps: Object.entries(opts.metadata ?? {}).map(([key, value]) => ({ key, value })),
+  });
+  return ModelProto.encode(model).finish();
 }
 
 /** The values of a constant as a cache key; -0 and 0 differ (1/x tells them apart). */
@@ -88,14 +164,12 @@ export function valuesKey(data: TypedArray): string {
   return Array.from(data as ArrayLike<number | bigint>, (v) => (Object.is(v, -0) ? '-0' : String(v))).join(',');
 }
 
-function valueInfo(name: string, dtype: DType, dims: readonly number[]): object {
-  return {
-    name,
-    type: { tensorType: { elemType: ONNX_DTYPE[runtimeDType(dtype)], shape: { dim: dims.map((d) => ({ dimValue: d })) } } },
-  };
+function valueInfo(v: OnnxValueInfo): object {
+  const dim = v.dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d }));
+  return { name: v.name, type: { tensorType: { elemType: v.elemType, shape: { dim } } } };
 }
 
-function bytesOf(data: TypedArray): Uint8Array {
+export function bytesOf(data: TypedArray): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 

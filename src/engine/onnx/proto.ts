@@ -40,6 +40,7 @@ const descriptor = {
             producerVersion: { type: 'string', id: 3 },
             graph: { type: 'GraphProto', id: 7 },
             opsetImport: { rule: 'repeated', type: 'OperatorSetIdProto', id: 8 },
+            metadataProps: { rule: 'repeated', type: 'StringStringEntryProto', id: 14 },
           },
         },
         GraphProto: {
@@ -57,11 +58,18 @@ const descriptor = {
             dataType: { type: 'int32', id: 2 },
             name: { type: 'string', id: 8 },
             rawData: { type: 'bytes', id: 9 },
+            externalData: { rule: 'repeated', type: 'StringStringEntryProto', id: 13 },
+            /** 0 DEFAULT (raw_data), 1 EXTERNAL (external_data says where). */
+            dataLocation: { type: 'int32', id: 14 },
           },
+        },
+        StringStringEntryProto: {
+          fields: { key: { type: 'string', id: 1 }, value: { type: 'string', id: 2 } },
         },
         TensorShapeProto: {
           fields: { dim: { rule: 'repeated', type: 'Dimension', id: 1 } },
-          nested: { Dimension: { fields: { dimValue: { type: 'int64', id: 1 } } } },
+          // A dimension is a number (dim_value) or a name (dim_param) that every input of that size shares.
+          nested: { Dimension: { fields: { dimValue: { type: 'int64', id: 1 }, dimParam: { type: 'string', id: 2 } } } },
         },
         TypeProto: {
           fields: { tensorType: { type: 'Tensor', id: 1 } },

@@ -1,8 +1,11 @@
 /**
  * The engine talks to ONNX Runtime only through this interface, so that onnxruntime-web (browser)
- * or another provider can replace onnxruntime-node without touching anything above it.
+ * or another provider can replace onnxruntime-node without touching anything above it. The engine
+ * knows no binding itself: a platform layer names the default one (src/node: onnxruntime-node,
+ * src/web: onnxruntime-web), loaded on the first computation, and `setBackend` replaces it.
  */
 import type { DType, TypedArray } from '../dtype.ts';
+import { RuntimeUnavailableError } from '../errors.ts';
 
 export interface FeedTensor {
   /** A runtime dtype (never float16/bfloat16: those are converted before feeding). */
@@ -33,16 +36,31 @@ export interface Backend {
 
 let backend: Backend | null = null;
 let loading: Promise<Backend> | null = null;
+let defaultBackend: (() => Promise<Backend>) | null = null;
 
 export function setBackend(b: Backend): void {
   backend = b;
   loading = null;
 }
 
+/**
+ * How to make the backend when none was set: a platform layer's binding, imported lazily so that
+ * a broken install fails at the first computation with that binding's own message.
+ */
+export function setDefaultBackend(load: () => Promise<Backend>): void {
+  defaultBackend = load;
+}
+
 export async function getBackend(): Promise<Backend> {
   if (backend) return backend;
-  loading ??= import('./ort-node.ts')
-    .then((m) => m.createOrtNodeBackend())
+  const load = defaultBackend;
+  if (!load) {
+    throw new RuntimeUnavailableError(
+      'no ONNX Runtime binding is installed: import "bone-peft" in Node.js (onnxruntime-node) or "bone-peft/web" in a browser ' +
+        '(onnxruntime-web), or pass a Backend to setBackend()',
+    );
+  }
+  loading ??= load()
     .then((b) => (backend = b), (error: unknown) => {
       loading = null; // a later call (after the user fixed the install) tries again
       throw error;

@@ -48,6 +48,11 @@ export class BoneLinear extends AdapterLayer {
     const miniR = config instanceof MissConfig ? config.miniR : 1;
     const out = this.outFeatures;
     const inF = this.inFeatures;
+    // PEFT's MiSS (0.17+) refuses a block taller than the input; its Bone (0.14–0.18) did not check,
+    // so legacy Bone adapters with such an r still load (and `bone convert` keeps their r).
+    if (this.prefix === 'miss_' && r > inF) {
+      throw new PeftError(`\`r\` (${r}) must be less than or equal to in_features (${inF}) (adapter "${name}": MiSS cuts the ${inF} inputs into shards of r; choose r ≤ ${inF}, or leave this layer out of target_modules)`);
+    }
     let value: Tensor;
     if (mode === 'bat') {
       if (inF % r !== 0 || out % r !== 0) {

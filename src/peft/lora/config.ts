@@ -1,18 +1,18 @@
 /** LoraConfig: the baseline users compare Bone/MiSS against (plain LoRA and rsLoRA on Linear layers). */
-import {
-  PeftConfig, sharedOptionsFromJSON, type JsonValue, type PeftConfigOptions,
-} from '../config.ts';
-import { PeftError } from '../errors.ts';
-import { warnUnknown } from '../bone/config.ts';
+import type { JsonValue } from '../../io/json.ts';
+import { booleanField, choiceField, numberField, rankField, type FieldOptions } from '../config-fields.ts';
+import { defineAdapterConfig, type PeftConfigOptions } from '../config.ts';
 
-export interface LoraConfigOptions extends PeftConfigOptions {
-  r?: number;
-  loraAlpha?: number;
-  loraDropout?: number;
-  useRslora?: boolean;
-  /** true: A kaiming-uniform, B zeros (PEFT's default); 'gaussian': A ~ N(0, 1/r); false: both random (tests only). */
-  initLoraWeights?: boolean | 'gaussian';
-}
+export const LORA_FIELDS = {
+  r: rankField({ json: 'r', default: 8, help: 'The rank of the update: lora_A is [r, in_features], lora_B [out_features, r].' }),
+  loraAlpha: numberField({ json: 'lora_alpha', default: 8, min: 0, minExclusive: true, help: 'The scaling numerator: the update B·A is scaled by lora_alpha / r (lora_alpha / √r with use_rslora).' }),
+  loraDropout: numberField({ json: 'lora_dropout', default: 0, min: 0, max: 1, maxExclusive: true, float: true, help: "The dropout probability on the LoRA layers' input." }),
+  useRslora: booleanField({ json: 'use_rslora', default: false, help: 'Rank-stabilized LoRA: scale by lora_alpha / √r instead of lora_alpha / r.' }),
+  initLoraWeights: choiceField([true, false, 'gaussian'] as const, {
+    json: 'init_lora_weights', default: true,
+    help: "The initialization: true is PEFT's (lora_A kaiming-uniform, lora_B zeros, so the adapter starts as the identity), 'gaussian' draws lora_A from N(0, 1/r), false makes both random (tests only).",
+  }),
+};
 
 /** Keys PEFT 0.21 writes for LoRA features this implementation does not have, with their defaults. */
 const UNSUPPORTED_DEFAULTS: Record<string, JsonValue> = {
@@ -24,52 +24,11 @@ const UNSUPPORTED_DEFAULTS: Record<string, JsonValue> = {
   velora_config: null,
 };
 
-export class LoraConfig extends PeftConfig {
-  readonly peftType = 'LORA' as const;
-  readonly prefix = 'lora_';
-  r: number;
-  loraAlpha: number;
-  loraDropout: number;
-  useRslora: boolean;
-  initLoraWeights: boolean | 'gaussian';
+export type LoraConfigOptions = PeftConfigOptions & FieldOptions<typeof LORA_FIELDS>;
 
-  constructor(o: LoraConfigOptions = {}) {
-    super(o);
-    this.r = o.r ?? 8;
-    this.loraAlpha = o.loraAlpha ?? 8;
-    this.loraDropout = o.loraDropout ?? 0;
-    this.useRslora = o.useRslora ?? false;
-    this.initLoraWeights = o.initLoraWeights ?? true;
-    if (!Number.isInteger(this.r) || this.r <= 0) throw new PeftError(`\`r\` should be a positive integer value but the value passed is ${this.r} (LoraConfig)`);
-    if (!(this.loraDropout >= 0 && this.loraDropout < 1)) throw new PeftError(`LoraConfig: loraDropout must be in [0, 1), found ${this.loraDropout}`);
-  }
-
+export class LoraConfig extends defineAdapterConfig({ peftType: 'LORA', className: 'LoraConfig', fields: LORA_FIELDS, unsupported: UNSUPPORTED_DEFAULTS }) {
   /** The factor applied to B·A: alpha/r, or alpha/√r with rsLoRA. */
   get scaling(): number {
     return this.useRslora ? this.loraAlpha / Math.sqrt(this.r) : this.loraAlpha / this.r;
-  }
-
-  protected methodFields(): Record<string, JsonValue> {
-    return {
-      ...UNSUPPORTED_DEFAULTS,
-      init_lora_weights: this.initLoraWeights, lora_alpha: this.loraAlpha, lora_dropout: this.loraDropout,
-      r: this.r, use_rslora: this.useRslora,
-    };
-  }
-
-  protected override floatFields(): ReadonlySet<string> { return new Set(['lora_dropout']); }
-
-  static fromJSON(o: Record<string, JsonValue>, warn: (msg: string) => void = console.warn): LoraConfig {
-    warnUnknown(o, ['init_lora_weights', 'lora_alpha', 'lora_dropout', 'r', 'use_rslora', ...Object.keys(UNSUPPORTED_DEFAULTS)], 'LoraConfig', warn);
-    for (const [k, def] of Object.entries(UNSUPPORTED_DEFAULTS)) {
-      if (k in o && JSON.stringify(o[k]) !== JSON.stringify(def) && !(def === null && o[k] === null)) {
-        throw new PeftError(`LoraConfig: '${k}' = ${JSON.stringify(o[k])} is not supported by bone-peft (only the default ${JSON.stringify(def)})`);
-      }
-    }
-    return new LoraConfig({
-      ...sharedOptionsFromJSON(o), r: o.r as number, loraAlpha: o.lora_alpha as number,
-      loraDropout: (o.lora_dropout as number | undefined) ?? 0, useRslora: (o.use_rslora as boolean | undefined) ?? false,
-      initLoraWeights: (o.init_lora_weights as boolean | 'gaussian' | undefined) ?? true,
-    });
   }
 }

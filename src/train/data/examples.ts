@@ -12,6 +12,7 @@
  * another dataset), so the first line that differs is an error naming it. Several files of
  * different formats can still be tokenized and concatenated by the caller.
  */
+import type { PathLike } from '../../io/file-system.ts';
 import type { ChatMessage } from '../../io/tokenizer.ts';
 import { DatasetError, type ExampleSource } from './errors.ts';
 import { describeJson, isJsonObject, readJsonl, parseJsonl, type JsonObject, type JsonlRecord } from './jsonl.ts';
@@ -121,6 +122,6 @@ export function parseExamples(text: string, file: string): TrainingExample[] {
 }
 
 /** Reads a JSONL training file into examples; see {@link examplesFromRecords}. */
-export async function readExamples(file: string): Promise<TrainingExample[]> {
-  return examplesFromRecords(await readJsonl(file), file);
+export async function readExamples(file: PathLike): Promise<TrainingExample[]> {
+  return examplesFromRecords(await readJsonl(file), String(file));
 }

@@ -22,6 +22,7 @@
  * (the Trainer counts loss tokens the same way).
  */
 import type { ChatEncoding, ChatMessage, ChatTemplateOptions, EncodeOptions } from '../../io/tokenizer.ts';
+import { unrepresentableCharacters, type CoverageSummary } from './coverage.ts';
 import { DatasetError, type ExampleSource } from './errors.ts';
 import type { TrainingExample } from './examples.ts';
 
@@ -38,6 +39,8 @@ export interface DatasetTokenizer {
   encode(text: string, options?: EncodeOptions): number[];
   encodeChat(messages: readonly ChatMessage[], options?: ChatEncodeOptions): ChatEncoding;
   readonly eosTokenId: number | undefined;
+  /** The unknown token, if the tokenizer has one (characters it stands for are counted as lost). */
+  readonly unkTokenId?: number | undefined;
 }
 
 export interface TokenizeOptions {
@@ -82,6 +85,8 @@ export interface TokenizationSummary {
   skipped: readonly SkippedExample[];
   /** Prompt-completion examples whose prompt tokens are not a prefix of the whole example's (TRL warns about these). */
   promptBoundaryMismatches: number;
+  /** Characters of the examples the tokenizer drops or turns into its unknown token (see coverage.ts). */
+  unrepresentable: CoverageSummary;
 }
 
 export interface TokenizedDataset {
@@ -181,6 +186,7 @@ export function tokenizeExamples(
     summary: {
       examples: kept.length, tokens, trainableTokens, longest, maxLength, truncatedExamples, truncatedTokens,
       skippedUntrainable: skipped.length, skipped, promptBoundaryMismatches,
+      unrepresentable: unrepresentableCharacters(examples, tokenizer),
     },
   };
 }
