@@ -38,8 +38,6 @@ interface CheckSettings {
   gradAccum: number;
   gradientCheckpointing?: boolean;
   packing?: boolean;
-  /** Each shape's session keeps an arena of its own (setMemoryArena): their peaks add up. */
-  arenas?: boolean;
 }
 
 const gb = formatBytes;
@@ -51,7 +49,7 @@ const gb = formatBytes;
  */
 export function checkMemoryBeforeTraining(peft: PeftModel<CausalLM>, shapes: readonly BatchShape[], o: CheckSettings,
   warn: (message: string) => void, host: HostMemory): MemoryCheck {
-  const check = checkTrainingMemory(peft, shapes, { packing: o.packing ?? false, arenas: o.arenas ?? false, host });
+  const check = checkTrainingMemory(peft, shapes, { packing: o.packing ?? false, host });
   if (check.verdict === 'fits') return check;
   const [B, T] = check.estimate.shape;
   const { host: h } = check;
@@ -69,7 +67,7 @@ export function checkMemoryBeforeTraining(peft: PeftModel<CausalLM>, shapes: rea
 function alternatives(peft: PeftModel<CausalLM>, check: MemoryCheck, o: CheckSettings): string[] {
   const [B, T] = check.estimate.shape;
   const limit = check.capacityBytes * 0.85;
-  const opts = { packing: o.packing ?? false, baseBytes: check.host.processBytes, arena: o.arenas ?? false };
+  const opts = { packing: o.packing ?? false, baseBytes: check.host.processBytes };
   const out: string[] = [];
   for (let length = Math.floor(T / 2 / 64) * 64; length >= 64; length = Math.floor(length / 2 / 64) * 64) {
     const e = estimateTrainingStep(peft, [B, length], opts);

@@ -11,5 +11,5 @@ export { setCaptureOrigins } from './op.ts';
 export { readEnv } from './env.ts';
 export { hashText } from './hash.ts';
 export * as ops from './ops/index.ts';
-export { arenaBytes, estimateMemory, savedForBackward, tensorBytes, viewRoot, type MemoryEstimate, type SavedTensor } from './memory.ts';
+export { RUNTIME_MEMORY_FACTOR, residentBytes, estimateMemory, savedForBackward, tensorBytes, viewRoot, type MemoryEstimate, type SavedTensor } from './memory.ts';
 export { emitSymbolicGraph, type SymbolicGraphSpec, type NamedTensor } from './onnx/symbolic.ts';

@@ -9,7 +9,7 @@ import { pathRef, type PathLike } from '../io/file-system.ts';
 import type { CausalLM } from '../models/index.ts';
 import type { ModelCardTraining, PeftModel } from '../peft/index.ts';
 import {
-  LengthGroupedBatches, loadJsonlDataset, makeBatches, splitDataset, type DatasetTokenizer, type LoadedDataset, type TokenizedExample,
+  loadJsonlDataset, makeBatches, splitDataset, type DatasetTokenizer, type LengthGroupedBatches, type LoadedDataset, type TokenizedExample,
 } from './data.ts';
 import { Trainer, type TrainData, type TrainerOptions, type TrainResult } from './trainer.ts';
 
@@ -54,17 +54,6 @@ export async function prepareTrainingData(tokenizer: DatasetTokenizer, o: Traini
   return { trainFile, evalFile, trainExamples, evalExamples, trainBatches, evalBatches };
 }
 
-/**
- * Whether the step graphs of a run over `batches` keep ONNX Runtime's memory arenas
- * (setMemoryArena). Each batch shape compiles a graph of its own: with a few, each keeping its
- * memory for its next step is ≈ 2.5 % faster; with more, they share the process's heap instead of
- * holding the sum of their peaks (docs/design.md, "No memory pattern, and arenas only for runs of
- * few shapes").
- */
-export function keepsMemoryArenas(batches: TrainData): boolean {
-  return !(batches instanceof LengthGroupedBatches) || batches.shapesOfEpoch(0).length <= 2;
-}
-
 /** The model card's results of a run: how far it got and its last losses. */
 function runResults(run: TrainResult): [string, string][] {
   const last = run.history.at(-1);
@@ -91,7 +80,9 @@ export async function fineTune(
 ): Promise<TrainResult> {
   // The file system checks the folder can be written and locks it (Node: folder-lock.ts), where it can.
   const release = await pathRef(options.outputDir).claim('fineTune');
-  const arenaBefore = setMemoryArena(keepsMemoryArenas(train));
+  // Without memory arenas: each batch shape's session would keep its peak in an arena of its own,
+  // and the arena's doubling regions held 0.8 GB more at 1 × 4096 for no speed (docs/design.md).
+  const arenaBefore = setMemoryArena(false);
   try {
     const trainer = new Trainer(peft, train, options);
     const run = await trainer.run();

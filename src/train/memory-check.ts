@@ -5,7 +5,7 @@
  * machine's available memory, and a cgroup limit where one applies). A run that does not fit is
  * otherwise killed by the kernel's OOM killer, without a word, minutes in.
  */
-import { Tensor, arenaBytes, estimateMemory, getDefaultGenerator, grad } from '../engine/index.ts';
+import { Tensor, estimateMemory, residentBytes, getDefaultGenerator, grad } from '../engine/index.ts';
 import { LlamaModel, setGradientCheckpointing, type CausalLM } from '../models/index.ts';
 import type { PeftModel } from '../peft/index.ts';
 import type { BatchShape } from './data.ts';
@@ -39,8 +39,6 @@ export interface EstimateOptions {
   packing?: boolean;
   /** What the process holds before the step (its resident memory now: HostMemory.processBytes). */
   baseBytes: number;
-  /** The step's session keeps an arena (setMemoryArena), which holds more than its peak (arenaBytes). Default true. */
-  arena?: boolean;
 }
 
 export function estimateTrainingStep(peft: PeftModel<CausalLM>, shape: BatchShape, opts: EstimateOptions): StepMemoryEstimate {
@@ -56,7 +54,7 @@ export function estimateTrainingStep(peft: PeftModel<CausalLM>, shape: BatchShap
     const grads = grad(loss!, peft.trainableParameters().map(([, p]) => p.value));
     const est = estimateMemory([loss!, ...grads]);
     const graph = est.peakBytes + est.constantBytes;
-    return { shape, graphPeakBytes: est.peakBytes, processPeakBytes: opts.baseBytes + (opts.arena ?? true ? arenaBytes(graph) : graph) };
+    return { shape, graphPeakBytes: est.peakBytes, processPeakBytes: opts.baseBytes + residentBytes(graph) };
   } finally {
     peft.train(wasTraining);
     generator.setState(rng);
@@ -78,23 +76,18 @@ export const CLOSE_SHARE = 0.85;
 
 /**
  * Estimate the steps of the given batch shapes and compare the one that needs most with the memory
- * this process can have. With `arenas` (each shape's session keeps its run's memory for its next
- * run: setMemoryArena), every shape is estimated and their peaks add up.
+ * this process can have. Training runs without memory arenas (fineTune), so the shapes' sessions
+ * share the process's heap: the peak is the largest shape's, not their sum.
  */
-export function checkTrainingMemory(peft: PeftModel<CausalLM>, shapes: readonly BatchShape[], opts: { packing?: boolean; host: HostMemory; arenas?: boolean }): MemoryCheck {
+export function checkTrainingMemory(peft: PeftModel<CausalLM>, shapes: readonly BatchShape[], opts: { packing?: boolean; host: HostMemory }): MemoryCheck {
   const { host } = opts;
-  const estimateOptions = { packing: opts.packing ?? false, baseBytes: host.processBytes, arena: opts.arenas ?? false };
-  const distinct = shapes.filter((s, i) => shapes.findIndex((t) => t[0] === s[0] && t[1] === s[1]) === i);
+  const estimateOptions = { packing: opts.packing ?? false, baseBytes: host.processBytes };
+  const distinct = shapes.filter((s, k) => shapes.findIndex((t) => t[0] === s[0] && t[1] === s[1]) === k);
   // The peak grows with the tokens of a batch and, for attention, with its length: the largest of each.
   const byTokens = [...distinct].sort((a, b) => b[0] * b[1] - a[0] * a[1] || b[1] - a[1]);
   const byLength = [...distinct].sort((a, b) => b[1] - a[1] || b[0] - a[0]);
-  const candidates = opts.arenas ? byTokens : [byTokens[0]!, byLength[0]!].filter((s, i, all) => all.indexOf(s) === i);
-  const estimates = candidates.map((s) => estimateTrainingStep(peft, s, estimateOptions));
-  let estimate = estimates.reduce((a, b) => (b.processPeakBytes > a.processPeakBytes ? b : a));
-  if (opts.arenas) {
-    const held = estimates.reduce((sum, e) => sum + (e.processPeakBytes - host.processBytes), 0);
-    estimate = { ...estimates[0]!, processPeakBytes: host.processBytes + held };
-  }
+  const candidates = [byTokens[0]!, byLength[0]!].filter((s, k, all) => all.indexOf(s) === k);
+  const estimate = candidates.map((s) => estimateTrainingStep(peft, s, estimateOptions)).reduce((a, b) => (b.processPeakBytes > a.processPeakBytes ? b : a));
   const capacityBytes = host.processBytes + host.availableBytes;
   const verdict = estimate.processPeakBytes > capacityBytes ? 'too-large' : estimate.processPeakBytes > CLOSE_SHARE * capacityBytes ? 'close' : 'fits';
   return { verdict, estimate, capacityBytes, host };

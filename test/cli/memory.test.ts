@@ -14,7 +14,7 @@ import { ROOT, loadFixtureModel } from '../models/helpers.ts';
 
 test('too large: the error names the estimate, the memory available and the settings that fit; close: a warning', async () => {
   const peft = getPeftModel(await loadFixtureModel(join(ROOT, 'models', 'llama-generate')), new MissConfig({ r: 4, targetModules: ['q_proj', 'v_proj'] }), 'default', { warn: () => undefined });
-  const base = { baseBytes: 0, arena: false };
+  const base = { baseBytes: 0 };
   const full = estimateTrainingStep(peft, [8, 256], base).processPeakBytes;
   const shorter = estimateTrainingStep(peft, [8, 128], base).processPeakBytes;
   const smaller = estimateTrainingStep(peft, [4, 256], base).processPeakBytes;

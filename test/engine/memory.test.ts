@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Tensor, arenaBytes, estimateMemory, grad, ops, savedForBackward } from '../../src/engine/index.ts';
+import { RUNTIME_MEMORY_FACTOR, Tensor, estimateMemory, residentBytes, grad, ops, savedForBackward } from '../../src/engine/index.ts';
 
 const N = 1000; // float32 elements: 4000 bytes per value
 const x = (): Tensor => Tensor.fromData(new Float32Array(N), [N]);
@@ -57,10 +57,9 @@ test('estimateMemory: constant subgraphs are folded and counted once however oft
   assert.equal(est.peakBytes, 4 * 2500);
 });
 
-test('arenaBytes: the doubling regions of ORT\'s arena that cover a peak (measured: 864 MB in use, 1,025 MB held)', () => {
-  const mib = 2 ** 20;
-  assert.equal(arenaBytes(0), 0);
-  assert.equal(arenaBytes(864 * mib), 1023 * mib);
-  assert.equal(arenaBytes(1023 * mib), 1023 * mib);
-  assert.equal(arenaBytes(1848 * mib), 2047 * mib);
+test('residentBytes: the estimate scaled by the measured runtime factor, rounded up to a byte', () => {
+  assert.equal(RUNTIME_MEMORY_FACTOR, 1.4);
+  assert.equal(residentBytes(0), 0);
+  assert.equal(residentBytes(1000), 1400);
+  assert.equal(residentBytes(3), 5);
 });

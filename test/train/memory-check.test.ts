@@ -25,7 +25,7 @@ test('a step\'s estimate grows with the batch, shrinks with gradient checkpointi
   const peft = getPeftModel(await loadFixtureModel(join(ROOT, 'models', 'llama-generate')), new MissConfig({ r: 4, targetModules: ['q_proj', 'v_proj'], missDropout: 0.1 }), 'default', { warn: () => undefined });
   manualSeed(3);
   const rng = getDefaultGenerator().getState();
-  const base = { baseBytes: 0, arena: false };
+  const base = { baseBytes: 0 };
   const small = estimateTrainingStep(peft, [1, 64], base);
   const large = estimateTrainingStep(peft, [4, 128], base);
   assert.deepEqual(getDefaultGenerator().getState(), rng, 'dropout seeds drawn while building are given back');

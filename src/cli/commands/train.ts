@@ -23,7 +23,7 @@ import { lockFolder } from '../../node/folder-lock.ts';
 import { hostMemory } from '../../node/host-memory.ts';
 import { TRAINER_STATE_NAME, latestCheckpoint, type HistoryRecord } from '../../train/trainer-checkpoint.ts';
 import { DatasetError, describeUnrepresentable, type BatchShape, type LengthGroupedBatches, type LoadedDataset } from '../../train/data.ts';
-import { fineTune, keepsMemoryArenas, prepareTrainingData, type TrainingData } from '../../train/fine-tune.ts';
+import { fineTune, prepareTrainingData, type TrainingData } from '../../train/fine-tune.ts';
 import type { HostMemory } from '../../train/memory-check.ts';
 import type { TrainerEvent, TrainResult as TrainerRunResult } from '../../train/trainer.ts';
 import {
@@ -273,15 +273,13 @@ async function trainInto(o: ResolvedTrainOptions, options: TrainOptions, io: Cli
   const targets = typeof adapterConfig.targetModules === 'string' ? adapterConfig.targetModules : [...(adapterConfig.targetModules ?? [])];
   log(`adapter: ${adapterConfig.peftType} ${o.method}, r ${String(o.r)}, targets ${Array.isArray(targets) ? targets.join(',') : targets}; ${formatCount(counts.trainable)} trainable of ${formatCount(counts.all)} parameters (${(100 * counts.trainable / counts.all).toFixed(3)}%)`);
   if (!o.skipMemoryCheck) {
-    // Where the batch shapes share the process's memory (no arenas), the longest batch any epoch can
-    // make counts too (the order differs per epoch).
-    const epochShapes = trainBatches.shapesOfEpoch(0);
-    const arenas = keepsMemoryArenas(trainBatches);
+    // The shapes share the process's memory: the longest batch any epoch can make counts too (the
+    // order differs per epoch).
     const all = trainBatches.rows.map((_, i) => i);
-    const shapes: BatchShape[] = arenas ? epochShapes : [...epochShapes, [Math.min(o.batchSize!, all.length), trainBatches.sequenceLengthOf(all)]];
+    const shapes: BatchShape[] = [...trainBatches.shapesOfEpoch(0), [Math.min(o.batchSize!, all.length), trainBatches.sequenceLengthOf(all)]];
     await getBackend(); // the runtime's own memory is part of what the process holds
     const check = checkMemoryBeforeTraining(peft, shapes, {
-      batchSize: o.batchSize!, gradAccum: o.gradAccum!, gradientCheckpointing: o.gradientCheckpointing ?? false, packing: o.packing ?? false, arenas,
+      batchSize: o.batchSize!, gradAccum: o.gradAccum!, gradientCheckpointing: o.gradientCheckpointing ?? false, packing: o.packing ?? false,
     }, warn, options.hostMemory ?? hostMemory());
     log(`memory: a step on ${check.estimate.shape.join(' × ')} tokens needs about ${formatBytes(check.estimate.processPeakBytes)} (estimated from its graph) of the ${formatBytes(check.capacityBytes)} this process can have`);
   }
