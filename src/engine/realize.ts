@@ -37,9 +37,10 @@ let memoryArena = true;
 /**
  * Whether graphs compiled from now on keep their run's memory in an arena of their own for the
  * next run (the default), or take it from the process's heap and give it back after each run.
- * An arena saves ≈ 2.5 % of a training step (SmolLM2-135M shape, 4 × 256 and 1 × 2048), but every
- * session keeps its own: a run over many batch shapes then holds the sum of their peaks (four
- * lengths at batch 4: 5.3 GB with arenas, 2.6 GB without). Returns the previous setting.
+ * Every session keeps its own arena, so a run over many batch shapes holds the sum of their peaks
+ * (four lengths at batch 4: 5.3 GB with arenas, 2.6 GB without), and its doubling regions can
+ * overshoot (1 × 4096: 6.1 GB against 5.3 GB): Trainer.run trains without (docs/design.md).
+ * Returns the previous setting.
  */
 export function setMemoryArena(on: boolean): boolean {
   const previous = memoryArena;

@@ -22,3 +22,4 @@ export {
   HubCacheError, hubCacheLocation, lookUpHubCache, looksLikeRepoId, repoFolderName, type HubCacheLocation, type HubCacheLookup,
 } from './hub-cache.ts';
 export { createOrtNodeBackend, loadOrtNode, ortSessionOptions } from './ort-node.ts';
+export { hostMemory } from './host-memory.ts';

@@ -4,7 +4,6 @@
  * makes the length-grouped batches; `fineTune` runs the Trainer into an output folder, which ends
  * with a checkpoint (so that a longer run can resume it) and the adapter in PEFT's format.
  */
-import { setMemoryArena } from '../engine/index.ts';
 import { pathRef, type PathLike } from '../io/file-system.ts';
 import type { CausalLM } from '../models/index.ts';
 import type { ModelCardTraining, PeftModel } from '../peft/index.ts';
@@ -80,9 +79,6 @@ export async function fineTune(
 ): Promise<TrainResult> {
   // The file system checks the folder can be written and locks it (Node: folder-lock.ts), where it can.
   const release = await pathRef(options.outputDir).claim('fineTune');
-  // Without memory arenas: each batch shape's session would keep its peak in an arena of its own,
-  // and the arena's doubling regions held 0.8 GB more at 1 × 4096 for no speed (docs/design.md).
-  const arenaBefore = setMemoryArena(false);
   try {
     const trainer = new Trainer(peft, train, options);
     const run = await trainer.run();
@@ -90,7 +86,6 @@ export async function fineTune(
     await peft.savePretrained(options.outputDir, { modelCard: { ...options.modelCard, settings: options.modelCard?.settings ?? [], results: runResults(run) } });
     return run;
   } finally {
-    setMemoryArena(arenaBefore);
     await release();
   }
 }

@@ -76,7 +76,7 @@ export const CLOSE_SHARE = 0.85;
 
 /**
  * Estimate the steps of the given batch shapes and compare the one that needs most with the memory
- * this process can have. Training runs without memory arenas (fineTune), so the shapes' sessions
+ * this process can have. Training runs without memory arenas (Trainer.run), so the shapes' sessions
  * share the process's heap: the peak is the largest shape's, not their sum.
  */
 export function checkTrainingMemory(peft: PeftModel<CausalLM>, shapes: readonly BatchShape[], opts: { packing?: boolean; host: HostMemory }): MemoryCheck {

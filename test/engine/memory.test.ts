@@ -58,8 +58,8 @@ test('estimateMemory: constant subgraphs are folded and counted once however oft
 });
 
 test('residentBytes: the estimate scaled by the measured runtime factor, rounded up to a byte', () => {
-  assert.equal(RUNTIME_MEMORY_FACTOR, 1.4);
+  assert.equal(RUNTIME_MEMORY_FACTOR, 1.3);
   assert.equal(residentBytes(0), 0);
-  assert.equal(residentBytes(1000), 1400);
-  assert.equal(residentBytes(3), 5);
+  assert.equal(residentBytes(1000), 1300);
+  assert.equal(residentBytes(3), 4);
 });
