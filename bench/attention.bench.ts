@@ -15,6 +15,7 @@
  * Variants alternate within each round (A B C … A B C …), so that background load hits all alike;
  * medians are reported. Results: bench/out/attention.json.
  */
+import '../src/node/install.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';

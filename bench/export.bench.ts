@@ -17,6 +17,7 @@
  *
  * Options: --runs N (default 3), --keep DIR (write the model and exports there and keep them).
  */
+import '../src/node/install.ts';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
