@@ -82,16 +82,30 @@ async function runInBrowser(chromium: string, url: string, label: string, query:
   }
 }
 
+/**
+ * Whether Chromium offers a WebGPU adapter. On a machine without a GPU, headless Chromium's
+ * requestAdapter() was seen never to settle (the whole benchmark waited 8 minutes on it), so the
+ * answer is bounded: no adapter within 60 s is no adapter.
+ */
 async function webGpuOffered(chromium: string, url: string): Promise<boolean> {
+  const ADAPTER_WAIT_MS = 60_000;
   const browser = await launchChromium(chromium, { webgpu: true });
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const page = browser.context.pages()[0] ?? await browser.context.newPage();
-    await page.goto(url);
-    return await page.evaluate(async () => {
-      const gpu = (globalThis as unknown as { navigator: { gpu?: { requestAdapter(): Promise<unknown> } } }).navigator.gpu;
-      return gpu ? (await gpu.requestAdapter()) !== null : false;
-    });
+    const ask = (async () => {
+      await page.goto(url);
+      return page.evaluate(async (waitMs) => {
+        const gpu = (globalThis as unknown as { navigator: { gpu?: { requestAdapter(): Promise<unknown> } } }).navigator.gpu;
+        if (!gpu) return false;
+        const none = new Promise<null>((resolve) => setTimeout(() => resolve(null), waitMs));
+        return (await Promise.race([gpu.requestAdapter(), none])) !== null;
+      }, ADAPTER_WAIT_MS);
+    })();
+    const late = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), ADAPTER_WAIT_MS + 30_000); });
+    return await Promise.race([ask, late]);
   } finally {
+    clearTimeout(timer);
     await browser.close();
   }
 }
