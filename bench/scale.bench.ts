@@ -15,7 +15,7 @@
  *    whole command, peak RSS.
  *
  *   node --import tsx bench/scale.bench.ts [--only fixed,e2e] [--cases smollm135m:4x256,qwen3-0.6b:1x2048]
- *     [--rounds 1] [--steps 4] [--e2e-steps 20] [--e2e-examples 400] [--threads 2]
+ *     [--rounds 1] [--steps 4] [--e2e-steps 20] [--e2e-examples 400] [--e2e-modes defaults,packing] [--threads 2]
  *
  * Needs BONE_ANCHOR_PYTHON (a Python with torch, transformers, peft, trl, datasets); the anchor
  * scripts are in ../shared/anchors beside the repository (or BONE_ANCHOR_DIR). Model folders and
@@ -42,6 +42,7 @@ const { values: args } = parseArgs({
     steps: { type: 'string', default: '4' },
     'e2e-steps': { type: 'string', default: '20' },
     'e2e-examples': { type: 'string', default: '400' },
+    'e2e-modes': { type: 'string', default: 'defaults,packing' },
     threads: { type: 'string', default: '2' },
   },
 });
@@ -149,7 +150,11 @@ async function endToEnd(): Promise<E2eRow[]> {
   }
   const maxSteps = Number(args['e2e-steps']);
   const rows: E2eRow[] = [];
-  for (const [i, packing] of [false, true].entries()) {
+  const modes = args['e2e-modes']!.split(',').map((m) => {
+    if (m !== 'defaults' && m !== 'packing') throw new Error(`--e2e-modes: expected defaults and/or packing, found ${m}`);
+    return m === 'packing';
+  });
+  for (const [i, packing] of modes.entries()) {
     const load0 = loadAverage();
     const trlRun = async () => {
       const r = await runTrlAnchor({ python: python!, script: join(anchors, 'trl_sft_anchor.py'), model, data, out: join(WORK_DIR, 'trl-run'), method: 'miss', r: R, batch: 4, maxLength: 1024, maxSteps, packing, threads });
