@@ -11,7 +11,7 @@ export function engineSessionOptions(opts: CompileOptions = {}) {
     executionMode: 'sequential',
     interOpNumThreads: 1,
     // Each session's arena keeps its peak for the next run: fastest for a run of one graph, but
-    // sessions do not share it (see setMemoryArena, which turns it off where a run has many graphs).
+    // sessions do not share it (setMemoryArena; Trainer.run turns it off for training).
     enableCpuMemArena: opts.memoryArena ?? true,
     // No memory pattern: with one, ORT plans a second, pattern-sized block after the first run while
     // the arena keeps what that run allocated, so a training step's memory nearly doubled
