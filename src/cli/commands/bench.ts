@@ -11,9 +11,9 @@ import { createModelFromConfig, type CausalLM } from '../../models/index.ts';
 import { getPeftModel } from '../../peft/index.ts';
 import { Trainer, type TrainBatch } from '../../train/trainer.ts';
 import {
-  UsageError, checkOptions, helpText, loadCommandLine, withDefaults, type CommandSyntax, type OptionSpecs, type OptionValues,
+  UsageError, checkOptions, withDefaults, type CommandSyntax, type OptionSpecs, type OptionValues,
 } from '../args.ts';
-import type { Command } from '../command.ts';
+import { defineCommand } from '../command.ts';
 import { formatCount, formatNumber, formatShort, println, processIO, type CliIO } from '../io.ts';
 import { applyMemoryOptions, MEMORY_OPTIONS } from '../memory.ts';
 import { ADAPTER_OPTIONS, adapterConfigFor, checkMethodFlags, type MethodFlagValues } from '../method.ts';
@@ -161,12 +161,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
   };
 }
 
-export const benchCommand: Command = {
-  syntax: benchSyntax,
-  async main(argv, io) {
-    const { help, values } = await loadCommandLine(benchSyntax, argv);
-    if (help) { println(io.stdout, helpText(benchSyntax)); return 0; }
-    await runBench({ ...values, io });
-    return 0;
-  },
-};
+export const benchCommand = defineCommand(benchSyntax, async (values, io) => {
+  await runBench({ ...values, io });
+  return 0;
+});

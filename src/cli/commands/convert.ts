@@ -8,8 +8,8 @@ import {
   PeftError, adapterConversions, parseLoraRank, peftMethod, readAdapterConfigJson, ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME,
   type AdapterConversion, type AdapterConversionOptions,
 } from '../../peft/index.ts';
-import { UsageError, checkOptions, helpText, loadCommandLine, requireOptions, type CommandSyntax, type OptionSpecs } from '../args.ts';
-import type { Command } from '../command.ts';
+import { UsageError, checkOptions, requireOptions, type CommandSyntax, type OptionSpecs } from '../args.ts';
+import { defineCommand } from '../command.ts';
 import { println, processIO, type CliIO } from '../io.ts';
 import { OVERWRITE_OPTION, checkAdapterPath, checkModelPath, checkOutputFolder } from '../paths.ts';
 
@@ -107,14 +107,8 @@ export async function runConvert(options: ConvertOptions): Promise<ConvertResult
   return { out: options.out, tensors, from: String(from), to: conversion.to };
 }
 
-export const convertCommand: Command = {
-  syntax: convertSyntax,
-  async main(argv, io) {
-    const { help, values } = await loadCommandLine(convertSyntax, argv);
-    if (help) { println(io.stdout, helpText(convertSyntax)); return 0; }
-    requireOptions(convertSyntax, values);
-    const { adapter, out, to, rank, model, overwrite } = values;
-    await runConvert({ adapter: adapter!, out: out!, ...(to === undefined ? {} : { to }), ...(rank === undefined ? {} : { rank }), ...(model === undefined ? {} : { model }), overwrite: overwrite ?? false, io });
-    return 0;
-  },
-};
+export const convertCommand = defineCommand(convertSyntax, async (values, io) => {
+  const { adapter, out, to, rank, model, overwrite } = values;
+  await runConvert({ adapter: adapter!, out: out!, ...(to === undefined ? {} : { to }), ...(rank === undefined ? {} : { rank }), ...(model === undefined ? {} : { model }), overwrite: overwrite ?? false, io });
+  return 0;
+});

@@ -12,10 +12,10 @@ import { writeGgufLora } from '../../export/gguf-lora.ts';
 import { loadAdapterSource, loadExportSource } from '../../export/source.ts';
 import { writeTransformersJsFolder, type OnnxWeightsDType } from '../../export/transformers-js.ts';
 import {
-  UsageError, checkOptions, helpText, loadCommandLine, requireOptions, type CommandSyntax, type OptionSpecs, type OptionValues,
+  UsageError, checkOptions, requireOptions, type CommandSyntax, type OptionSpecs, type OptionValues,
 } from '../args.ts';
 import { ADAPTER_LOAD_OPTIONS, checkRecordedBase, withFlagAdvice } from '../adapter-load.ts';
-import type { Command } from '../command.ts';
+import { defineCommand } from '../command.ts';
 import { println, processIO, type CliIO } from '../io.ts';
 import { checkAdapterPath, checkModelPath, isFile, isFolder } from '../paths.ts';
 import { parseRankFlag } from './convert.ts';
@@ -136,13 +136,7 @@ export async function runExport(options: ExportOptions): Promise<ExportResult> {
   return { out, format, files, seconds };
 }
 
-export const exportCommand: Command = {
-  syntax: exportSyntax,
-  async main(argv, io) {
-    const { help, values } = await loadCommandLine(exportSyntax, argv);
-    if (help) { println(io.stdout, helpText(exportSyntax)); return 0; }
-    requireOptions(exportSyntax, values);
-    await runExport({ ...values, format: values.format!, model: values.model!, out: values.out!, io });
-    return 0;
-  },
-};
+export const exportCommand = defineCommand(exportSyntax, async (values, io) => {
+  await runExport({ ...values, format: values.format!, model: values.model!, out: values.out!, io });
+  return 0;
+});

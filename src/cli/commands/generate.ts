@@ -8,11 +8,11 @@ import { loadTokenizer } from '../../io/tokenizer.ts';
 import { loadPretrained, resolveModelFolder } from '../../io/model-folder.ts';
 import { generate, type CausalLM } from '../../models/index.ts';
 import {
-  UsageError, checkOptions, helpText, loadCommandLine, requireOptions, withDefaults,
+  UsageError, checkOptions, requireOptions, withDefaults,
   type CommandSyntax, type OptionSpecs, type OptionValues,
 } from '../args.ts';
 import { ADAPTER_LOAD_OPTIONS, loadAdapterForCommand } from '../adapter-load.ts';
-import type { Command } from '../command.ts';
+import { defineCommand } from '../command.ts';
 import { println, processIO, type CliIO } from '../io.ts';
 import { checkAdapterPath, checkModelPath, checkTokenizerPath } from '../paths.ts';
 
@@ -99,13 +99,7 @@ export async function runGenerate(options: GenerateCommandOptions): Promise<Gene
   return { text, tokens, promptTokens, stoppedBy };
 }
 
-export const generateCommand: Command = {
-  syntax: generateSyntax,
-  async main(argv, io) {
-    const { help, values } = await loadCommandLine(generateSyntax, argv);
-    if (help) { println(io.stdout, helpText(generateSyntax)); return 0; }
-    requireOptions(generateSyntax, values);
-    await runGenerate({ ...values, model: values.model!, prompt: values.prompt!, io });
-    return 0;
-  },
-};
+export const generateCommand = defineCommand(generateSyntax, async (values, io) => {
+  await runGenerate({ ...values, model: values.model!, prompt: values.prompt!, io });
+  return 0;
+});

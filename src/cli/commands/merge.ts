@@ -9,9 +9,9 @@ import { loadExportSource } from '../../export/source.ts';
 import { writeFolderAtomically } from '../../node/atomic.ts';
 import { CONFIG_NAME, WEIGHTS_INDEX_NAME, WEIGHTS_NAME, copyCompanionFiles, parseShardSize, resolveModelFolder, savePretrained } from '../../io/model-folder.ts';
 import {
-  UsageError, checkOptions, helpText, loadCommandLine, requireOptions, type CommandSyntax, type OptionSpecs, type OptionValues,
+  UsageError, checkOptions, requireOptions, type CommandSyntax, type OptionSpecs, type OptionValues,
 } from '../args.ts';
-import type { Command } from '../command.ts';
+import { defineCommand } from '../command.ts';
 import { ADAPTER_LOAD_OPTIONS, checkRecordedBase, withFlagAdvice } from '../adapter-load.ts';
 import { formatCount, plural, println, processIO, type CliIO } from '../io.ts';
 import { OVERWRITE_OPTION, checkAdapterPath, checkModelPath, checkOutputFolder } from '../paths.ts';
@@ -84,13 +84,7 @@ export async function runMerge(options: MergeOptions): Promise<MergeResult> {
   return { out: options.out, parameters, mergedLayers, copied, untiedEmbeddings };
 }
 
-export const mergeCommand: Command = {
-  syntax: mergeSyntax,
-  async main(argv, io) {
-    const { help, values } = await loadCommandLine(mergeSyntax, argv);
-    if (help) { println(io.stdout, helpText(mergeSyntax)); return 0; }
-    requireOptions(mergeSyntax, values);
-    await runMerge({ ...values, model: values.model!, adapter: values.adapter!, out: values.out!, io });
-    return 0;
-  },
-};
+export const mergeCommand = defineCommand(mergeSyntax, async (values, io) => {
+  await runMerge({ ...values, model: values.model!, adapter: values.adapter!, out: values.out!, io });
+  return 0;
+});

@@ -27,10 +27,10 @@ import { fineTune, prepareTrainingData, type TrainingData } from '../../train/fi
 import type { HostMemory } from '../../train/memory-check.ts';
 import type { TrainerEvent, TrainResult as TrainerRunResult } from '../../train/trainer.ts';
 import {
-  UsageError, checkOptions, flagName, helpText, loadCommandLine, refuseBoth, requireOptions, withDefaults,
+  UsageError, checkOptions, flagName, refuseBoth, requireOptions, withDefaults,
   type CommandSyntax, type OptionSpecs, type OptionValues,
 } from '../args.ts';
-import type { Command } from '../command.ts';
+import { defineCommand } from '../command.ts';
 import { formatBytes, formatCount, formatDuration, formatNumber, plural, println, processIO, type CliIO } from '../io.ts';
 import { applyMemoryOptions, checkMemoryBeforeTraining } from '../memory.ts';
 import { ADAPTER_OPTIONS, adapterConfigFor, checkMethodFlags, flagsOf, type MethodFlagValues } from '../method.ts';
@@ -388,13 +388,7 @@ function printSummary(io: CliIO, r: TrainResult, o: ResolvedTrainOptions): void 
   if (r.reason === 'interrupted') println(io.stdout, `continue with the same command and --resume (checkpoint-${r.step} in ${r.out})`);
 }
 
-export const trainCommand: Command = {
-  syntax: trainSyntax,
-  async main(argv, io) {
-    const { help, values } = await loadCommandLine(trainSyntax, argv);
-    if (help) { println(io.stdout, helpText(trainSyntax)); return 0; }
-    requireOptions(trainSyntax, values);
-    const result = await runTrain({ ...values, model: values.model!, data: values.data!, out: values.out!, io, handleSigint: true });
-    return result.reason === 'interrupted' ? signalExitCode(result.stoppedBy ?? 'SIGINT') : 0;
-  },
-};
+export const trainCommand = defineCommand(trainSyntax, async (values, io) => {
+  const result = await runTrain({ ...values, model: values.model!, data: values.data!, out: values.out!, io, handleSigint: true });
+  return result.reason === 'interrupted' ? signalExitCode(result.stoppedBy ?? 'SIGINT') : 0;
+});
