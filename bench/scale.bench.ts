@@ -9,24 +9,29 @@
  *    estimate before its first step beside its measured peak; and the achieved GFLOP/s of each
  *    side's step (matmul FLOPs counted analytically, attention as the causal half) against a
  *    1024³ MatMul ceiling measured in the same run (ONNX Runtime through the engine, and torch).
- * 2. end to end: `bone train` and `trl_sft_anchor.py` (TRL's SFTTrainer + PEFT, its defaults) on
+ * 2. end to end: `bone train` and `trl_sft_anchor.py` (TRL's SFTTrainer + PEFT) on
  *    `make_varlen_data.py`'s long-tailed prompt/completion data with --max-length 1024, without and
  *    with packing on both sides: real (non-padding) tokens per second of training, wall time of the
- *    whole command, peak RSS.
+ *    whole command, peak RSS. TRL runs twice: with its defaults (on CPU these are bf16 autocast and
+ *    gradient checkpointing; bf16 is emulated on a CPU without bf16 instructions and very slow, so
+ *    this run takes --e2e-trl-default-steps steps only), and with bone train's settings (float32, no
+ *    checkpointing) for --e2e-steps steps.
  *
  *   node --import tsx bench/scale.bench.ts [--only fixed,e2e] [--cases smollm135m:4x256,qwen3-0.6b:1x2048]
- *     [--rounds 1] [--steps 4] [--e2e-steps 20] [--e2e-examples 400] [--e2e-modes defaults,packing] [--threads 2]
+ *     [--rounds 1] [--steps 4] [--e2e-steps 10] [--e2e-trl-default-steps 2] [--e2e-examples 400]
+ *     [--e2e-modes defaults,packing] [--e2e-trl defaults,float32] [--threads 2]
  *
  * Needs BONE_ANCHOR_PYTHON (a Python with torch, transformers, peft, trl, datasets); the anchor
  * scripts are in ../shared/anchors beside the repository (or BONE_ANCHOR_DIR). Model folders and
- * data are made once in bench/out/scale/; results: bench/out/scale.json.
+ * data are made once in bench/out/scale/; results: bench/out/scale.json (scale-fixed.json or scale-e2e.json
+ * with --only).
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Tensor, realize } from '../src/engine/index.ts';
 import { analyticFlops, type LlamaShape } from './llama.ts';
-import { runChild } from './train/child.ts';
+import { runChild, type ChildRun } from './train/child.ts';
 import {
   SHAPES, anchorDir, ensureModelFolder, runBoneTrain, runPeftAnchor, runTrlAnchor, writeFixedLengthData,
   type AnchorResult, type BoneRun, type ShapeName, type TrlResult,
@@ -40,9 +45,11 @@ const { values: args } = parseArgs({
     cases: { type: 'string', default: DEFAULT_CASES },
     rounds: { type: 'string', default: '1' },
     steps: { type: 'string', default: '4' },
-    'e2e-steps': { type: 'string', default: '20' },
+    'e2e-steps': { type: 'string', default: '10' },
     'e2e-examples': { type: 'string', default: '400' },
     'e2e-modes': { type: 'string', default: 'defaults,packing' },
+    'e2e-trl': { type: 'string', default: 'defaults,float32' },
+    'e2e-trl-default-steps': { type: 'string', default: '2' },
     threads: { type: 'string', default: '2' },
   },
 });
@@ -102,6 +109,7 @@ interface FixedRow {
 
 async function fixedShapes(): Promise<FixedRow[]> {
   const rows: FixedRow[] = [];
+  json.fixed = rows; // saved after every case, so that a stopped run keeps what it measured
   const dataFor = new Map<string, string>();
   for (let round = 0; round < rounds; round++) {
     for (const [i, c] of cases.entries()) {
@@ -139,7 +147,17 @@ async function fixedShapes(): Promise<FixedRow[]> {
   return rows;
 }
 
-interface E2eRow { packing: boolean; bone: BoneRun | null; boneError: string | null; trl: TrlResult | null; trlError: string | null; load: [number, number] }
+interface E2eRow { packing: boolean; trlSettings: TrlSettings; bone: BoneRun | null; boneError: string | null; trl: TrlResult | null; trlError: string | null; load: [number, number] }
+
+/** TRL's defaults, or the settings bone train runs with (TRL's CPU defaults are bf16 autocast and gradient checkpointing). */
+type TrlSettings = 'defaults' | 'float32';
+const TRL_SETTINGS: Record<TrlSettings, { label: string; sftConfig?: Record<string, unknown> }> = {
+  defaults: { label: 'defaults (bf16 autocast, gradient checkpointing)' },
+  float32: { label: 'float32, no checkpointing', sftConfig: { bf16: false, gradient_checkpointing: false } },
+};
+
+/** TRL's default run takes minutes a step on a CPU without bf16 instructions; past this it is reported as not finished. */
+const TRL_TIMEOUT_MS = 25 * 60_000;
 
 async function endToEnd(): Promise<E2eRow[]> {
   const model = await ensureModelFolder(WORK_DIR, 'smollm135m', log);
@@ -150,15 +168,21 @@ async function endToEnd(): Promise<E2eRow[]> {
   }
   const maxSteps = Number(args['e2e-steps']);
   const rows: E2eRow[] = [];
+  json.e2e = rows;
   const modes = args['e2e-modes']!.split(',').map((m) => {
     if (m !== 'defaults' && m !== 'packing') throw new Error(`--e2e-modes: expected defaults and/or packing, found ${m}`);
     return m === 'packing';
   });
+  const trlVariants = args['e2e-trl']!.split(',').map((t) => {
+    if (!(t in TRL_SETTINGS)) throw new Error(`--e2e-trl: expected ${Object.keys(TRL_SETTINGS).join(' and/or ')}, found ${t}`);
+    return t as TrlSettings;
+  });
   for (const [i, packing] of modes.entries()) {
-    const load0 = loadAverage();
-    const trlRun = async () => {
-      const r = await runTrlAnchor({ python: python!, script: join(anchors, 'trl_sft_anchor.py'), model, data, out: join(WORK_DIR, 'trl-run'), method: 'miss', r: R, batch: 4, maxLength: 1024, maxSteps, packing, threads });
-      log(`  TRL + PEFT${packing ? ' --packing' : ''}: ${r.ok ? `${fmt(r.result!.real_tokens_per_s)} real tok/s (${r.result!.real_tokens} real of ${r.result!.computed_tokens} computed), ${fmt(r.result!.wall_s, 1)} s wall, peak ${fmt(r.result!.peak_rss_mb)} MB` : `failed: ${r.error}`}`);
+    const trlRun = async (settings: TrlSettings) => {
+      const { label, sftConfig } = TRL_SETTINGS[settings];
+      const steps = settings === 'defaults' ? Number(args['e2e-trl-default-steps']) : maxSteps;
+      const r = await runTrlAnchor({ python: python!, script: join(anchors, 'trl_sft_anchor.py'), model, data, out: join(WORK_DIR, 'trl-run'), method: 'miss', r: R, batch: 4, maxLength: 1024, maxSteps: steps, packing, threads, ...(sftConfig ? { sftConfig } : {}), timeoutMs: TRL_TIMEOUT_MS });
+      log(`  TRL + PEFT${packing ? ' --packing' : ''}, ${label}: ${r.ok ? `${fmt(r.result!.real_tokens_per_s)} real tok/s (${r.result!.real_tokens} real of ${r.result!.computed_tokens} computed, ${r.result!.steps} steps), ${fmt(r.result!.wall_s, 1)} s wall, peak ${fmt(r.result!.peak_rss_mb)} MB` : `failed: ${r.error}`}`);
       return r;
     };
     // make_varlen_data.py writes prompts long enough that a few completions start after token 1024:
@@ -171,28 +195,37 @@ async function endToEnd(): Promise<E2eRow[]> {
       log(`  bone train${packing ? ' --packing' : ''}: ${r.ok ? `${fmt(r.result!.realTokensPerSecond)} real tok/s (${r.result!.realTokens} real), ${fmt(r.result!.wallSeconds, 1)} s wall, peak ${fmt(r.result!.peakRssMB)} MB` : `failed: ${r.error}\n${(r.stdout + r.stderr).split('\n').slice(-6).join('\n')}`}`);
       return r;
     };
+    // Alternate who goes first, so that a change in background load hits both alike.
+    const load0 = loadAverage();
     const trlFirst = i % 2 === 1;
-    const t1 = trlFirst ? await trlRun() : null;
+    const runTrlVariants = async () => {
+      const out: [TrlSettings, ChildRun<TrlResult>][] = [];
+      for (const t of trlVariants) out.push([t, await trlRun(t)]);
+      return out;
+    };
+    const before = trlFirst ? await runTrlVariants() : [];
     const b = await boneRun();
-    const t = t1 ?? await trlRun();
-    rows.push({ packing, bone: b.ok ? b.result : null, boneError: b.ok ? null : b.error, trl: t.ok ? t.result : null, trlError: t.ok ? null : t.error, load: [load0, loadAverage()] });
+    const after = trlFirst ? [] : await runTrlVariants();
+    for (const [trlSettings, t] of [...before, ...after]) {
+      rows.push({ packing, trlSettings, bone: b.ok ? b.result : null, boneError: b.ok ? null : b.error, trl: t.ok ? t.result : null, trlError: t.ok ? null : t.error, load: [load0, loadAverage()] });
+    }
     save();
   }
   return rows;
 }
 
 const machine = machineInfo(threads);
-const json: Record<string, unknown> = { date: new Date().toISOString(), machine, settings: { cases, rounds, steps, threads, r: R, e2eSteps: Number(args['e2e-steps']), e2eExamples: Number(args['e2e-examples']) } };
-const save = (): void => writeFileSync(join(OUT_DIR, 'scale.json'), `${JSON.stringify(json, null, 1)}\n`);
+const json: Record<string, unknown> = { date: new Date().toISOString(), machine, settings: { cases, rounds, steps, threads, r: R, e2eSteps: Number(args['e2e-steps']), e2eTrlDefaultSteps: Number(args['e2e-trl-default-steps']), e2eExamples: Number(args['e2e-examples']) } };
+// A run of one section keeps its own file, so that it does not overwrite the other section's results.
+const RESULTS_NAME = sections.size === 1 ? `scale-${[...sections][0]}.json` : 'scale.json';
+const save = (): void => writeFileSync(join(OUT_DIR, RESULTS_NAME), `${JSON.stringify(json, null, 1)}\n`);
 log(`bench:scale — ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${threads} threads, load ${fmt(loadAverage(), 1)}`);
 
 const ceilingBefore = await matmulCeiling();
 log(`1024³ MatMul: ONNX Runtime ${fmt(ceilingBefore.ort)} GFLOP/s, torch ${fmt(ceilingBefore.torch)} GFLOP/s`);
 json.ceilingBefore = ceilingBefore;
 const fixed = sections.has('fixed') ? await fixedShapes() : [];
-json.fixed = fixed;
 const e2e = sections.has('e2e') ? await endToEnd() : [];
-json.e2e = e2e;
 const ceilingAfter = await matmulCeiling();
 json.ceilingAfter = ceilingAfter;
 json.loadAtEnd = loadAverage();
@@ -221,11 +254,11 @@ if (fixed.length) {
   log(`\n1024³ MatMul in the same run (before / after): ONNX Runtime ${fmt(ceilingBefore.ort)} / ${fmt(ceilingAfter.ort)} GFLOP/s, torch ${fmt(ceilingBefore.torch)} / ${fmt(ceilingAfter.torch)} GFLOP/s`);
 }
 if (e2e.length) {
-  log(`\nEnd to end: make_varlen_data.py (${args['e2e-examples']} prompt/completion examples), --max-length 1024, batch 4, ${args['e2e-steps']} steps\n`);
-  log('| packing | bone real tok/s | TRL + PEFT real tok/s | ratio | bone wall | TRL wall | bone peak RSS | TRL peak RSS | load |');
-  log('|---|---:|---:|---:|---:|---:|---:|---:|---|');
+  log(`\nEnd to end: make_varlen_data.py (${args['e2e-examples']} prompt/completion examples), --max-length 1024, batch 4, ${args['e2e-steps']} steps (TRL with its defaults: ${args['e2e-trl-default-steps']})\n`);
+  log('| packing | TRL settings | bone real tok/s | TRL + PEFT real tok/s | ratio | bone wall | TRL wall (steps) | bone peak RSS | TRL peak RSS | load |');
+  log('|---|---|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const r of e2e) {
-    log(`| ${r.packing ? 'both sides' : 'no (defaults)'} | ${fmt(r.bone?.realTokensPerSecond)} | ${fmt(r.trl?.real_tokens_per_s)} | **${ratio(r.bone?.realTokensPerSecond, r.trl?.real_tokens_per_s)}** | ${fmt(r.bone?.wallSeconds)} s | ${fmt(r.trl?.wall_s)} s | ${fmt(r.bone?.peakRssMB)} MB | ${fmt(r.trl?.peak_rss_mb)} MB | ${fmt(r.load[0], 1)}→${fmt(r.load[1], 1)} |`);
+    log(`| ${r.packing ? 'both sides' : 'no (defaults)'} | ${TRL_SETTINGS[r.trlSettings].label} | ${fmt(r.bone?.realTokensPerSecond)} | ${fmt(r.trl?.real_tokens_per_s)} | **${ratio(r.bone?.realTokensPerSecond, r.trl?.real_tokens_per_s)}** | ${fmt(r.bone?.wallSeconds)} s | ${fmt(r.trl?.wall_s)} s (${r.trl?.steps ?? '–'}) | ${fmt(r.bone?.peakRssMB)} MB | ${fmt(r.trl?.peak_rss_mb)} MB | ${fmt(r.load[0], 1)}→${fmt(r.load[1], 1)} |`);
   }
 }
-log(`\nresults: bench/out/scale.json; load at the end ${fmt(loadAverage(), 1)}`);
+log(`\nresults: bench/out/${RESULTS_NAME}; load at the end ${fmt(loadAverage(), 1)}`);

@@ -168,12 +168,19 @@ export function runPeftAnchor(o: AnchorOptions): Promise<ChildRun<AnchorResult>>
 /** trl_sft_anchor.py's result line. */
 export interface TrlResult { steps: number; train_s: number; wall_s: number; real_tokens: number; computed_tokens: number; real_tokens_per_s: number; final_loss: number | null; peak_rss_mb: number }
 
-export interface TrlOptions { python: string; script: string; model: string; data: string; out: string; method: string; r: number; batch: number; maxLength: number; maxSteps: number; packing: boolean; threads: number }
+export interface TrlOptions {
+  python: string; script: string; model: string; data: string; out: string; method: string; r: number; batch: number; maxLength: number; maxSteps: number; packing: boolean; threads: number;
+  /** SFTConfig fields set over TRL's defaults (through trl_with_config.py); none: TRL's defaults. */
+  sftConfig?: Record<string, unknown>;
+  timeoutMs?: number;
+}
 
 /** One trl_sft_anchor.py process (TRL's SFTTrainer with a PEFT adapter, its defaults otherwise). */
 export function runTrlAnchor(o: TrlOptions): Promise<ChildRun<TrlResult>> {
   rmSync(o.out, { recursive: true, force: true });
-  return runChild<TrlResult>(o.python, [o.script, '--model', o.model, '--data', o.data, '--out', o.out, '--method', o.method, '--r', String(o.r),
+  const anchor = [o.script, '--model', o.model, '--data', o.data, '--out', o.out, '--method', o.method, '--r', String(o.r),
     '--batch', String(o.batch), '--max-length', String(o.maxLength), '--max-steps', String(o.maxSteps), '--threads', String(o.threads),
-    ...(o.packing ? ['--packing'] : [])], { lastJsonLine: true, timeoutMs: 60 * 60_000 });
+    ...(o.packing ? ['--packing'] : [])];
+  const command = o.sftConfig ? [join(ROOT, 'bench/train/trl_with_config.py'), JSON.stringify(o.sftConfig), ...anchor] : anchor;
+  return runChild<TrlResult>(o.python, command, { lastJsonLine: true, timeoutMs: o.timeoutMs ?? 60 * 60_000 });
 }
