@@ -275,11 +275,7 @@ export class LlamaModel extends Module {
  * SmolLM2-135M at batch 4 × 256, about 10 % more time per step). Returns the number of layers set.
  */
 export function setAttentionRecompute(model: Module, on = true): number {
-  let n = 0;
-  for (const m of model.modules()) {
-    if (m instanceof LlamaAttention) { m.recomputeAttention = on; n++; }
-  }
-  return n;
+  return setOnEach(model, LlamaAttention, (m) => { m.recomputeAttention = on; });
 }
 
 /**
@@ -290,11 +286,7 @@ export function setAttentionRecompute(model: Module, on = true): number {
  * either way. Returns the number of layers set.
  */
 export function setAttentionImplementation(model: Module, implementation: AttentionImplementation): number {
-  let n = 0;
-  for (const m of model.modules()) {
-    if (m instanceof LlamaAttention) { m.attentionImplementation = implementation; n++; }
-  }
-  return n;
+  return setOnEach(model, LlamaAttention, (m) => { m.attentionImplementation = implementation; });
 }
 
 /**
@@ -305,9 +297,14 @@ export function setAttentionImplementation(model: Module, implementation: Attent
  * number of models set.
  */
 export function setGradientCheckpointing(model: Module, on = true): number {
+  return setOnEach(model, LlamaModel, (m) => { m.gradientCheckpointing = on; });
+}
+
+/** Apply `set` to every module of `model` that is a `kind`; returns how many there were. */
+function setOnEach<M extends Module>(model: Module, kind: abstract new (...args: never[]) => M, set: (m: M) => void): number {
   let n = 0;
   for (const m of model.modules()) {
-    if (m instanceof LlamaModel) { m.gradientCheckpointing = on; n++; }
+    if (m instanceof kind) { set(m); n++; }
   }
   return n;
 }
