@@ -7,7 +7,7 @@ import { setAttentionImplementation, setAttentionRecompute, setGradientCheckpoin
 import type { PeftModel } from '../peft/index.ts';
 import type { BatchShape } from '../train/data.ts';
 import {
-  checkTrainingMemory, estimateTrainingStep, estimateWithCheckpointing, type HostMemory, type MemoryCheck,
+  CLOSE_SHARE, checkTrainingMemory, estimateTrainingStep, estimateWithCheckpointing, type HostMemory, type MemoryCheck,
 } from '../train/memory-check.ts';
 import { formatBytes } from './format.ts';
 import { UsageError, type OptionSpec } from './options.ts';
@@ -66,7 +66,7 @@ export function checkMemoryBeforeTraining(peft: PeftModel<CausalLM>, shapes: rea
 /** The settings that would fit, each with its estimate: a shorter --max-length, a smaller --batch-size, --gradient-checkpointing. */
 function alternatives(peft: PeftModel<CausalLM>, check: MemoryCheck, o: CheckSettings): string[] {
   const [B, T] = check.estimate.shape;
-  const limit = check.capacityBytes * 0.85;
+  const limit = check.capacityBytes * CLOSE_SHARE; // what is suggested must fit without the 'close' warning
   const opts = { packing: o.packing ?? false, baseBytes: check.host.processBytes };
   const out: string[] = [];
   for (let length = Math.floor(T / 2 / 64) * 64; length >= 64; length = Math.floor(length / 2 / 64) * 64) {
