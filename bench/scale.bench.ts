@@ -254,7 +254,8 @@ if (fixed.length) {
   log(`\n1024³ MatMul in the same run (before / after): ONNX Runtime ${fmt(ceilingBefore.ort)} / ${fmt(ceilingAfter.ort)} GFLOP/s, torch ${fmt(ceilingBefore.torch)} / ${fmt(ceilingAfter.torch)} GFLOP/s`);
 }
 if (e2e.length) {
-  log(`\nEnd to end: make_varlen_data.py (${args['e2e-examples']} prompt/completion examples), --max-length 1024, batch 4, ${args['e2e-steps']} steps (TRL with its defaults: ${args['e2e-trl-default-steps']})\n`);
+  const defaultSteps = e2e.some((r) => r.trlSettings === 'defaults') ? ` (TRL with its defaults: ${args['e2e-trl-default-steps']})` : '';
+  log(`\nEnd to end: make_varlen_data.py (${args['e2e-examples']} prompt/completion examples), --max-length 1024, batch 4, ${args['e2e-steps']} steps${defaultSteps}\n`);
   log('| packing | TRL settings | bone real tok/s | TRL + PEFT real tok/s | ratio | bone wall | TRL wall (steps) | bone peak RSS | TRL peak RSS | load |');
   log('|---|---|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const r of e2e) {
